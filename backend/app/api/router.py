@@ -1,0 +1,22 @@
+"""Router assembly: the legacy (unversioned) surface and ``/api/v1`` (ADR-0002).
+
+Each domain router carries its full prefix (``API_V1_PREFIX`` + its own), so
+this module only lists routers and adds no prefixes: FastAPI then records the
+full route template in ``scope["route"].path`` for logs and metrics. A future
+``/api/v2`` is a second list next to ``V1_ROUTERS``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.health import routes as health
+
+#: Unversioned routes kept for compatibility (``/health``; legacy auth aliases).
+LEGACY_ROUTERS: list[APIRouter] = [health.legacy_router]
+#: The public ``/api/v1`` surface.
+V1_ROUTERS: list[APIRouter] = [health.router]
+
+api_router = APIRouter()
+for _router in (*LEGACY_ROUTERS, *V1_ROUTERS):
+    api_router.include_router(_router)

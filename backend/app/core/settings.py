@@ -1,0 +1,140 @@
+"""Typed configuration loaded from the environment and `.env` (SPEC §4, ADR-0011).
+
+Every setting is an upper-case environment variable with the same name as the
+field. `.env.example`, this class and `docs/configuration.md` list the same
+settings; a drift test keeps them equal.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+#: The development-only default secret. Refused when ``APP_ENV=prod``.
+DEFAULT_JWT_SECRET = "insecure-local-development-secret-change-me"  # noqa: S105  # nosec B105  # pragma: allowlist secret
+_PLACEHOLDER_SECRETS = {
+    "changeme",
+    "change-me",
+    "secret",
+    "password",
+    "jwt-secret",
+    DEFAULT_JWT_SECRET,
+}
+MIN_SECRET_BYTES = 32
+REDACTED = "**********"
+
+
+class Settings(BaseSettings):
+    """Application settings. Construct through :func:`get_settings` in app code."""
+
+    # APP_ENV_FILE (not a setting itself) chooses the dotenv file; the test suite
+    # points it at os.devnull so a developer's .env never leaks into tests (ADR-0013).
+    model_config = SettingsConfigDict(
+        env_file=os.environ.get("APP_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- Service -----------------------------------------------------------
+    app_env: Literal["local", "test", "prod"] = "local"
+    service_name: str = "fastapi-reference"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_json: bool = False
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # --- Database ----------------------------------------------------------
+    database_url: str = "sqlite+aiosqlite:///var/app.db"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=5000, ge=0)
+
+    # --- Redis (optional) --------------------------------------------------
+    redis_url: str | None = None
+    redis_socket_timeout_seconds: float = Field(default=0.05, gt=0)
+    redis_connect_timeout_seconds: float = Field(default=0.05, gt=0)
+    redis_max_connections: int = Field(default=50, ge=1)
+    health_check_timeout_seconds: float = Field(default=1.0, gt=0)
+
+    # --- Tokens ------------------------------------------------------------
+    jwt_secret_key: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_algorithm: Literal["HS256"] = "HS256"
+    jwt_access_token_expires_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Map plain ``postgresql://`` / ``postgres://`` / ``sqlite://`` URLs to async drivers."""
+        for prefix, driver in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(prefix):
+                return driver + value[len(prefix) :]
+        return value
+
+    @field_validator("redis_url", "jwt_issuer", "jwt_audience", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("jwt_secret_key", mode="before")
+    @classmethod
+    def _empty_secret_is_default(cls, value: Any) -> Any:
+        """An empty value means "not set": the local default, which prod refuses."""
+        return DEFAULT_JWT_SECRET if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _strong_secret_outside_local(self) -> Settings:
+        """Refuse to start outside local/test with a weak or default JWT secret (T8)."""
+        if self.app_env in ("local", "test"):
+            return self
+        secret = self.jwt_secret_key.get_secret_value()
+        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"JWT_SECRET_KEY must be a random value of at least {MIN_SECRET_BYTES} bytes "
+                f"when APP_ENV={self.app_env} (generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def model_dump_safe(self) -> dict[str, Any]:
+        """All settings with secrets and URL passwords redacted: safe to print or log."""
+        data = self.model_dump()
+        for name, value in data.items():
+            if isinstance(value, SecretStr):
+                data[name] = REDACTED
+            elif name.endswith("_url") and isinstance(value, str):
+                data[name] = redact_url(value)
+        return data
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a connection URL."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - an unparsable URL is hidden, never leaked
+        return REDACTED
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return Settings()

@@ -1,0 +1,46 @@
+"""Health endpoints: legacy ``/health`` and ``/api/v1/health/{live,ready}`` (ADR-0001)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from app.core.openapi import API_V1_PREFIX
+from app.health.checks import readiness
+from app.health.schemas import HealthStatus, Readiness
+
+#: Mounted at the root: the legacy probe whose body is a contract (SPEC §3.1 #1).
+legacy_router = APIRouter(tags=["health"])
+#: Mounted under ``/api/v1``.
+router = APIRouter(prefix=f"{API_V1_PREFIX}/health", tags=["health"])
+
+_OK = HealthStatus()
+
+
+@legacy_router.get("/health", operation_id="health_legacy", summary="Legacy liveness probe")
+async def health() -> HealthStatus:
+    """Always ``{"status": "ok"}`` while the process serves requests."""
+    return _OK
+
+
+@router.get("/live", operation_id="health_live", summary="Liveness probe")
+async def live() -> HealthStatus:
+    """The process is up. Checks no dependency, so a database outage never restarts pods."""
+    return _OK
+
+
+@router.get(
+    "/ready",
+    operation_id="health_ready",
+    summary="Readiness probe",
+    responses={503: {"model": Readiness, "description": "The database is unavailable."}},
+)
+async def ready(request: Request, response: Response) -> Readiness:
+    """Database and (if configured) Redis reachable within the check timeout.
+
+    200 ``ok``; 200 ``degraded`` when only Redis fails; 503 ``error`` when the database fails.
+    """
+    state = request.app.state
+    result = await readiness(state.db, state.redis, state.settings.health_check_timeout_seconds)
+    if result.status == "error":
+        response.status_code = 503
+    return result

@@ -1,0 +1,100 @@
+"""Session-per-request and database outages (ADR-0007, ADR-0008)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
+
+from app.db.session import SessionDep
+from tests.fixtures.app import serve
+
+CLOSED_PORT_PG = "postgresql://postgres:pw@127.0.0.1:9/none"  # pragma: allowlist secret
+
+scratch = sa.Table(
+    "scratch_session_test", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True)
+)
+router = APIRouter(prefix="/probe")
+
+
+@router.post("/write/{value}")
+async def write(value: int, session: SessionDep) -> dict[str, int]:
+    await session.execute(scratch.insert().values(id=value))
+    if value < 0:
+        raise RuntimeError("fail after write")
+    return {"id": value}
+
+
+@router.get("/count")
+async def count(session: SessionDep) -> dict[str, int]:
+    result = await session.execute(sa.select(sa.func.count()).select_from(scratch))
+    return {"count": result.scalar_one()}
+
+
+@pytest.fixture
+async def app(make_app) -> FastAPI:
+    app = make_app()
+    app.include_router(router)
+    return app
+
+
+@pytest.fixture
+async def scratch_table(app: FastAPI):
+    async with app.router.lifespan_context(app), app.state.db.engine.begin() as conn:
+        await conn.run_sync(scratch.metadata.create_all)
+    yield
+    async with app.router.lifespan_context(app), app.state.db.engine.begin() as conn:
+        await conn.run_sync(scratch.metadata.drop_all)
+
+
+async def test_commit_on_success_and_rollback_on_error(app: FastAPI, scratch_table) -> None:
+    async with serve(app) as client:
+        assert (await client.post("/probe/write/1")).status_code == 200
+        failed = await client.post("/probe/write/-1")
+        assert failed.status_code == 500
+        assert failed.json()["error"]["code"] == "internal_error"
+        assert (await client.get("/probe/count")).json() == {"count": 1}
+
+
+async def test_database_outage_is_503_envelope_without_internals(make_app) -> None:
+    app = make_app(database_url=CLOSED_PORT_PG)
+    app.include_router(router)
+    async with serve(app) as client:
+        response = await client.get("/probe/count")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"]["code"] == "service_unavailable"
+    assert body["error"]["request_id"] == response.headers["x-request-id"]
+    for leak in ("127.0.0.1", "Connect", "refused", "asyncpg", "pw", "SELECT"):
+        assert leak not in response.text
+
+
+async def test_lifespan_opens_and_disposes_engine_and_closes_own_redis(make_app) -> None:
+    app = make_app(with_redis=False, redis_url="redis://127.0.0.1:9/0")
+    async with serve(app) as client:
+        await client.get("/health")
+        engine = app.state.db.engine
+        redis = app.state.redis
+        assert redis is not None
+    # After shutdown the pool holds no connections and the Redis pool is disconnected.
+    assert engine.pool.checkedout() == 0
+    assert redis.connection_pool._in_use_connections == set()
+
+
+def test_sqlite_default_creates_var_directory(tmp_path, make_settings) -> None:
+    from app.db.engine import create_engine
+
+    db_file = tmp_path / "nested" / "dir" / "app.db"
+    create_engine(make_settings(database_url=f"sqlite+aiosqlite:///{db_file}"))
+    assert db_file.parent.is_dir()
+
+
+async def test_unavailable_classifier() -> None:
+    from sqlalchemy import exc
+
+    from app.db.errors import is_unavailable
+
+    assert is_unavailable(ConnectionRefusedError())
+    assert is_unavailable(exc.TimeoutError())
+    assert not is_unavailable(exc.IntegrityError("x", {}, Exception()))
+    assert not is_unavailable(ValueError())

@@ -1,0 +1,90 @@
+"""Health endpoints (SPEC §3.1 #1, §3.2; ADR-0001)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from fakeredis import FakeAsyncRedis, FakeServer
+
+from app.main import create_app
+from tests.fixtures.app import serve
+
+CLOSED_PORT_PG = "postgresql://postgres@127.0.0.1:9/none"
+
+
+async def test_legacy_health_is_exactly_status_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.content == b'{"status":"ok"}'
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_live_is_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_reports_db_and_redis_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"db": "ok", "redis": "ok"}}
+
+
+async def test_ready_without_redis_configured_has_no_redis_key(make_app) -> None:
+    async with serve(make_app(with_redis=False)) as client:
+        response = await client.get("/api/v1/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"db": "ok"}}
+
+
+async def test_ready_is_degraded_not_failing_when_only_redis_is_down(make_settings) -> None:
+    server = FakeServer()
+    server.connected = False
+    app = create_app(make_settings(), redis=FakeAsyncRedis(server=server))
+    async with serve(app) as client:
+        response = await client.get("/api/v1/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "checks": {"db": "ok", "redis": "error"}}
+
+
+async def test_ready_with_unreachable_redis_url_is_degraded_quickly(make_app) -> None:
+    app = make_app(with_redis=False, redis_url="redis://127.0.0.1:9/0")
+    async with serve(app) as client:
+        started = time.perf_counter()
+        response = await client.get("/api/v1/health/ready")
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"db": "ok", "redis": "error"}
+    assert elapsed < 2.0
+
+
+async def test_ready_is_503_naming_db_when_database_is_unreachable(make_app) -> None:
+    app = make_app(database_url=CLOSED_PORT_PG)
+    async with serve(app) as client:
+        started = time.perf_counter()
+        response = await client.get("/api/v1/health/ready")
+        elapsed = time.perf_counter() - started
+        live = await client.get("/api/v1/health/live")
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "checks": {"db": "error", "redis": "ok"}}
+    assert elapsed < 2.0
+    assert live.status_code == 200
+
+
+async def test_ready_times_out_a_hanging_check(make_app, monkeypatch) -> None:
+    import asyncio
+
+    from app.db.engine import Database
+
+    async def hang(self: Database) -> None:
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(Database, "ping", hang)
+    app = make_app(health_check_timeout_seconds=0.1)
+    async with serve(app) as client:
+        started = time.perf_counter()
+        response = await client.get("/api/v1/health/ready")
+    assert response.status_code == 503
+    assert time.perf_counter() - started < 1.0

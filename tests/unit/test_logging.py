@@ -1,0 +1,120 @@
+"""Logging: one summary line per request, context on every line, no secrets (ADR-0004; E3, E5)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from app.core.logging import ContextFilter, JsonFormatter, TextFormatter, configure_logging
+from tests.fixtures.app import serve
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"  # pragma: allowlist secret
+ARGON = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+BCRYPT = "$2b$12$" + "a" * 53
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """Capture what the app's root handler writes, as JSON lines."""
+    configure_logging(level="INFO", json_logs=True, service="svc-under-test", env="test")
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))
+    buffer = io.StringIO()
+    original = handler.stream  # type: ignore[attr-defined]
+    handler.stream = buffer  # type: ignore[attr-defined]
+    yield buffer
+    handler.stream = original  # type: ignore[attr-defined]
+
+
+def _records(buffer: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+async def test_one_summary_line_per_request_with_route_template(make_app, json_lines) -> None:
+    app = make_app(log_json=True, service_name="svc-under-test")
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))
+    handler.stream = json_lines  # type: ignore[attr-defined]  # create_app reconfigured logging
+    async with serve(app) as client:
+        await client.get("/api/v1/health/live", headers={"X-Request-ID": "log-1"})
+        await client.get("/nope", headers={"X-Request-ID": "log-2"})
+    access = [r for r in _records(json_lines) if r["logger"] == "app.access"]
+    assert len(access) == 2
+    first, second = access
+    assert first["request_id"] == "log-1"
+    assert first["method"] == "GET"
+    assert first["route"] == "/api/v1/health/live"
+    assert first["status"] == 200
+    assert isinstance(first["duration_ms"], float)
+    assert second["route"] == "<unmatched>"
+    assert second["status"] == 404
+    for record in _records(json_lines):
+        assert record["service"] == "svc-under-test"
+        assert record["env"] == "test"
+
+
+def test_secrets_are_redacted_in_message_and_extras(json_lines) -> None:
+    log = logging.getLogger("app.test")
+    log.info("login with token %s and hash %s / %s", JWT, ARGON, BCRYPT)
+    creds = {
+        "authorization": f"Bearer {JWT}",
+        "password": "hunter2hunter2",  # pragma: allowlist secret
+    }
+    log.info("auth header", extra=creds)
+    log.info("free text Bearer abc.def.ghi here", extra={"note": f"hash={ARGON}"})
+    out = json_lines.getvalue()
+    for secret in (JWT, ARGON, BCRYPT, "hunter2hunter2", "abc.def.ghi"):
+        assert secret not in out
+    assert "[REDACTED]" in out
+
+
+def test_exception_text_is_redacted(json_lines) -> None:
+    try:
+        raise ValueError(f"failed for {JWT}")
+    except ValueError:
+        logging.getLogger("app.test").exception("oops")
+    assert JWT not in json_lines.getvalue()
+    assert "ValueError" in json_lines.getvalue()
+
+
+def test_text_formatter_has_request_id_slot_and_fields() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "hello", "levelname": "INFO", "name": "x", "status": 200}
+    )
+    ContextFilter("svc", "local").filter(record)
+    line = TextFormatter().format(record)
+    assert "[-] hello status=200" in line
+    assert "svc" not in line  # service/env are JSON fields, not noise in text mode
+
+
+def test_json_formatter_is_one_line() -> None:
+    record = logging.makeLogRecord({"msg": "a\nb", "levelname": "INFO", "name": "x"})
+    ContextFilter("svc", "local").filter(record)
+    assert "\n" not in JsonFormatter().format(record)
+
+
+async def test_request_id_from_header_cannot_inject_log_lines(make_app, json_lines) -> None:
+    app = make_app(log_json=True)
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))
+    handler.stream = json_lines  # type: ignore[attr-defined]
+    async with serve(app) as client:
+        await client.get("/health", headers={"X-Request-ID": "x" * 5000})
+    lines = json_lines.getvalue().splitlines()
+    assert all(len(line) < 1000 for line in lines)
+    assert all("x" * 200 not in line for line in lines)
+
+
+def test_uvicorn_access_log_is_disabled(json_lines) -> None:
+    assert logging.getLogger("uvicorn.access").disabled is True
+
+
+async def test_requests_log_no_credentials(make_app, json_lines) -> None:
+    app = make_app(log_json=True)
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))
+    handler.stream = json_lines  # type: ignore[attr-defined]
+    async with serve(app) as client:
+        await client.get("/health", headers={"Authorization": f"Bearer {JWT}"})
+        await client.get("/health?token=" + JWT)
+    assert JWT not in json_lines.getvalue()

@@ -1,0 +1,100 @@
+"""Settings (SPEC §4; ADR-0011; SECURITY T8, H4)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.core.settings import DEFAULT_JWT_SECRET, REDACTED, Settings, get_settings
+
+STRONG = "Zq3v9XyL0pWm7sRt2uKc8bNf4hJd6gTa"  # 32 random-looking bytes  # pragma: allowlist secret
+
+
+def build(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
+    ],
+)
+def test_plain_urls_map_to_async_drivers(given: str, expected: str) -> None:
+    assert build(database_url=given).database_url == expected
+
+
+def test_default_database_is_sqlite_under_var() -> None:
+    assert build().database_url == "sqlite+aiosqlite:///var/app.db"
+
+
+@pytest.mark.parametrize("secret", [DEFAULT_JWT_SECRET, "changeme", "short-but-random-9f8e7d", ""])
+def test_prod_refuses_weak_or_default_secret(secret: str) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET_KEY"):
+        build(app_env="prod", jwt_secret_key=secret)
+
+
+def test_prod_accepts_strong_secret_and_local_accepts_default() -> None:
+    assert build(app_env="prod", jwt_secret_key=STRONG).app_env == "prod"
+    assert build(app_env="local").jwt_secret_key.get_secret_value() == DEFAULT_JWT_SECRET
+
+
+def test_app_refuses_to_start_in_prod_with_default_secret(monkeypatch) -> None:
+    monkeypatch.setenv("APP_ENV", "prod")
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError):
+        get_settings()
+
+
+def test_safe_dump_redacts_secrets_and_url_passwords() -> None:
+    settings = build(
+        jwt_secret_key=STRONG,
+        database_url="postgresql://app:dbpass123@db:5432/app",  # pragma: allowlist secret
+        redis_url="redis://:redispass456@cache:6379/0",
+    )
+    dump = settings.model_dump_safe()
+    text = repr(dump)
+    for secret in (STRONG, "dbpass123", "redispass456"):
+        assert secret not in text
+    assert dump["jwt_secret_key"] == REDACTED
+    assert dump["database_url"].startswith("postgresql+asyncpg://app:***@db")
+    assert "app_env" in dump
+
+
+def test_secret_is_not_in_repr() -> None:
+    assert STRONG not in repr(build(jwt_secret_key=STRONG))
+
+
+def test_get_settings_is_cached_and_cache_can_be_cleared(monkeypatch) -> None:
+    assert get_settings() is get_settings()
+    monkeypatch.setenv("SERVICE_NAME", "renamed")
+    assert get_settings().service_name != "renamed"
+    get_settings.cache_clear()
+    assert get_settings().service_name == "renamed"
+
+
+def test_suite_never_reads_dotenv(tmp_path: Path, monkeypatch) -> None:
+    """SPEC §3.1 #7: a developer's .env cannot change what the tests see."""
+    (tmp_path / ".env").write_text("SERVICE_NAME=from-dotenv\nAPP_ENV=prod\n")
+    monkeypatch.chdir(tmp_path)
+    assert os.environ["APP_ENV_FILE"] == os.devnull
+    assert get_settings().service_name != "from-dotenv"
+
+
+def test_dotenv_is_read_outside_tests(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SERVICE_NAME=from-dotenv\n")
+    assert Settings(_env_file=env_file).service_name == "from-dotenv"
+
+
+def test_empty_optional_values_mean_unset() -> None:
+    settings = build(redis_url="", jwt_issuer="", jwt_audience="")
+    assert settings.redis_url is None
+    assert settings.jwt_issuer is None
+    assert settings.jwt_audience is None
