@@ -41,7 +41,12 @@ for _name in list(os.environ):
 os.environ["APP_ENV_FILE"] = os.devnull
 os.environ["APP_ENV"] = "test"
 
-pytest_plugins = ["tests.fixtures.env", "tests.fixtures.database", "tests.fixtures.app"]
+pytest_plugins = [
+    "tests.fixtures.env",
+    "tests.fixtures.database",
+    "tests.fixtures.app",
+    "tests.fixtures.auth",
+]
 
 
 def real_database_url() -> str | None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from app.core.settings import get_settings
 
@@ -35,6 +38,67 @@ def _settings(_: argparse.Namespace) -> int:
     return 0
 
 
+def read_password(stdin: TextIO | None = None) -> str:
+    """The new password: prompted twice on a terminal, else the first line of stdin.
+
+    Never taken from argv, where it would land in shell history and ``ps`` output.
+    """
+    stream = stdin or sys.stdin
+    if stream.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Repeat password: "):
+            raise SystemExit("error: passwords do not match")
+        return first
+    return stream.readline().rstrip("\r\n")
+
+
+async def _create_superuser_async(email: str, password: str) -> str:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from app.auth.passwords import PasswordHasher, default_context
+    from app.core.errors import Conflict
+    from app.db.engine import Database
+    from app.users.service import UserService
+
+    settings = get_settings()
+    db = Database(settings)
+    try:
+        async with db.sessionmaker() as session:
+            service = UserService(session, PasswordHasher(default_context(), 1))
+            try:
+                user = await service.create_superuser(email, password)
+                await session.commit()
+            except Conflict:
+                raise SystemExit(f"error: a user with email {email} already exists") from None
+            except (OperationalError, ProgrammingError) as exc:
+                raise SystemExit(
+                    f"error: cannot write users ({type(exc).__name__}); "
+                    "run `python -m app migrate` first"
+                ) from None
+            return str(user.id)
+    finally:
+        await db.dispose()
+
+
+def _create_superuser(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.users.schemas import UserCreate
+
+    password = read_password()
+    try:
+        data = UserCreate.model_validate({"email": args.email, "password": password})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        sys.stderr.write(f"error: {problems}\n")
+        return 2
+    user_id = asyncio.run(_create_superuser_async(data.email, data.password))
+    sys.stdout.write(f"created superuser {data.email} id={user_id}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     settings = commands.add_parser("settings", help="print effective settings, secrets redacted")
     settings.set_defaults(func=_settings)
+
+    superuser = commands.add_parser(
+        "create-superuser",
+        help="create an admin user; the password is prompted for, or read from stdin",
+    )
+    superuser.add_argument("--email", required=True, help="the new admin's email")
+    superuser.set_defaults(func=_create_superuser)
     return parser
 
 

@@ -15,14 +15,19 @@ from redis.asyncio import Redis
 
 from app import __version__
 from app.api.router import api_router
+from app.auth.tokens import InvalidToken, decode_access_token
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import BodySizeLimitMiddleware, RequestGuardMiddleware
-from app.core.openapi import DESCRIPTION, TAGS
+from app.core.openapi import DESCRIPTION, TAGS, declare_implicit_errors, route_calls
 from app.core.redis import create_redis
 from app.core.settings import Settings, get_settings
 from app.db.engine import Database
 from app.db.errors import install_db_error_handlers
+from app.db.session import get_session
+from app.hardening.security import security_headers
+from app.hardening.telemetry import observer_for
+from app.hardening.wiring import build_hardening, declare_rate_limit_responses, install_hardening
 
 
 def create_app(settings: Settings | None = None, *, redis: Redis | None = None) -> FastAPI:
@@ -34,14 +39,17 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         service=settings.service_name,
         env=settings.app_env,
     )
+    hardening = build_hardening(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
         app.state.redis = redis if redis is not None else create_redis(settings)
+        hardening.guard.client = app.state.redis  # behind one breaker (ADR-0024)
         try:
             yield
         finally:
+            hardening.guard.client = None
             if app.state.redis is not None and redis is None:
                 await app.state.redis.aclose()
             await app.state.db.dispose()
@@ -53,15 +61,35 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         openapi_tags=TAGS,
         debug=False,
         lifespan=lifespan,
+        # Self-hosted docs pages and the docs switch (ADR-0027, SECURITY H3).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     install_db_error_handlers(app)
     app.include_router(api_router)
+    # The schema declares every status an operation can return (ADR-0021).
+    declare_implicit_errors(app, uses_database=lambda route: route_calls(route, get_session))
+    declare_rate_limit_responses(app)
 
-    # Added last = outermost. Order, inside out: body limit -> guard.
+    def subject_of(token: str) -> str | None:
+        """The verified token's user id: the rate-limit key (ADR-0024)."""
+        try:
+            return str(decode_access_token(token, settings))
+        except InvalidToken:
+            return None
+
+    # Added last = outermost. Order, inside out: body limit -> rate limit -> CORS ->
+    # trusted hosts (each only when configured; app/hardening/wiring.py) -> guard.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
-    app.add_middleware(RequestGuardMiddleware)
+    install_hardening(app, settings, hardening, subject_of=subject_of)
+    app.add_middleware(
+        RequestGuardMiddleware,
+        extra_headers=security_headers(settings),
+        observer=observer_for(hardening.telemetry),
+    )
     return app
 
 

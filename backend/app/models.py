@@ -8,5 +8,6 @@ domain's models module here (ADR-0009).
 from __future__ import annotations
 
 from app.db.base import Base
+from app.users.models import User
 
-__all__ = ["Base"]
+__all__ = ["Base", "User"]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.settings import get_settings
+from app.db.base import UTCDateTime
 from app.models import Base
 
 config = context.config
@@ -22,10 +24,18 @@ def _url() -> str:
     return str(url)
 
 
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | bool:
+    """Render app column types as plain SQLAlchemy ones, so generated files import only ``sa``."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
+        render_item=_render_item,
         render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
         **kwargs,
     )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.auth import routes as auth
 from app.health import routes as health
+from app.users import routes as users
 
 #: Unversioned routes kept for compatibility (``/health``; legacy auth aliases).
-LEGACY_ROUTERS: list[APIRouter] = [health.legacy_router]
+LEGACY_ROUTERS: list[APIRouter] = [health.legacy_router, auth.legacy_router]
 #: The public ``/api/v1`` surface.
-V1_ROUTERS: list[APIRouter] = [health.router]
+V1_ROUTERS: list[APIRouter] = [health.router, auth.router, users.router]
 
 api_router = APIRouter()
 for _router in (*LEGACY_ROUTERS, *V1_ROUTERS):

@@ -17,9 +17,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.core.request_context import get_request_id, new_request_id
 
@@ -196,7 +198,26 @@ class RequestBodyTooLarge(StarletteHTTPException):
         super().__init__(status_code=413)
 
 
-async def _render(_: Request, exc: Exception) -> Response:
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path supports, over *all* routes of that path.
+
+    Starlette's 405 lists only the methods of the first route whose path matched, so
+    ``GET`` + ``POST`` on one path defined as two routes would answer ``Allow: POST``
+    (schemathesis ``allow_header_conformance``, ADR-0021).
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _render(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+        allow = allowed_methods(request)
+        if allow:
+            exc.headers = {**(exc.headers or {}), "Allow": allow}
     return render_exception(exc)
 
 

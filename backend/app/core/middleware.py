@@ -12,6 +12,7 @@ plain-text 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,15 +25,25 @@ error_logger = logging.getLogger("app.errors")
 
 _REQUEST_ID = b"x-request-id"
 
+#: ``(method, route template, status, seconds)``: called once per request when set.
+RequestObserver = Callable[[str, str, int, float], None]
+
 
 class RequestGuardMiddleware:
     """Request id, one access-log line, and the last-resort error envelope (E6)."""
 
     def __init__(
-        self, app: ASGIApp, extra_headers: list[tuple[bytes, bytes]] | None = None
+        self,
+        app: ASGIApp,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self.app = app
-        self.extra_headers = list(extra_headers or [])
+        #: Defaults for every response (e.g. security headers, ADR-0027): a header the
+        #: inner app already set keeps the app's value.
+        self.extra_headers = [(k.lower(), v) for k, v in extra_headers or []]
+        #: Telemetry hook (ADR-0026); ``None`` costs nothing.
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +52,8 @@ class RequestGuardMiddleware:
         raw_id = next((v for k, v in scope["headers"] if k == _REQUEST_ID), None)
         request_id = sanitize_request_id(raw_id)
         token = request_id_var.set(request_id)
-        added = [(_REQUEST_ID, request_id.encode()), *self.extra_headers]
+        rid_header = (_REQUEST_ID, request_id.encode())
+        extra = self.extra_headers
         status = 500
         started = False
         start = perf_counter()
@@ -51,10 +63,12 @@ class RequestGuardMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = [
-                    *(h for h in message.get("headers", ()) if h[0].lower() != _REQUEST_ID),
-                    *added,
-                ]
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != _REQUEST_ID]
+                if extra:
+                    present = {h[0].lower() for h in headers}
+                    headers += [h for h in extra if h[0] not in present]
+                headers.append(rid_header)
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -65,16 +79,22 @@ class RequestGuardMiddleware:
             if not started:
                 await render_exception(exc)(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            seconds = perf_counter() - start
+            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             access_logger.info(
                 "request",
                 extra={
                     "method": scope["method"],
-                    "route": getattr(route, "path", None) or "<unmatched>",
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((perf_counter() - start) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                 },
             )
+            if self.observer is not None:
+                try:
+                    self.observer(scope["method"], route, status, seconds)
+                except Exception:  # telemetry never breaks a request
+                    error_logger.exception("telemetry observer failed")
             request_id_var.reset(token)
 
 

@@ -1,8 +1,19 @@
-"""OpenAPI metadata: title, description, tags (shown by /docs and the docs site)."""
+"""OpenAPI metadata (title, description, tags) and the app-wide error declarations.
+
+:func:`declare_implicit_errors` makes the schema list every status an operation can
+return, not only the ones its author thought of (ADR-0021, tests/contract/).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+
+from app.core.errors import DEFAULT_MESSAGES, ErrorEnvelope
 
 DESCRIPTION = """\
 A documentation-first, production-minded FastAPI backend.
@@ -22,3 +33,114 @@ TAGS: list[dict[str, Any]] = [
 #: The versioned public surface (SPEC §3.1 #4). Domain routers put it in their own
 #: ``prefix`` so ``scope["route"].path`` is the full route template (ADR-0002).
 API_V1_PREFIX = "/api/v1"
+
+
+# --- Errors every operation can return, whatever its author declared (ADR-0021) --------------
+#: Returned by layers outside any route: the body limit (413) and the outermost guard (500).
+ALWAYS_POSSIBLE: tuple[int, ...] = (413, 500)
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _walk(sub)
+
+
+#: An API route as the schema generator sees it (FastAPI >= 0.16x wraps included routes).
+RouteLike = APIRoute | RouteContext
+
+
+def api_routes(app: FastAPI) -> Iterator[RouteLike]:
+    """Every API route of ``app``, including those of included routers."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def route_calls(route: RouteLike, call: Callable[..., Any]) -> bool:
+    """True if ``call`` is among ``route``'s (transitive) dependencies."""
+    return any(dep.call is call for dep in _walk(route.dependant))
+
+
+def implicit_error_statuses(
+    route: RouteLike, operation: Mapping[str, Any], *, uses_database: bool
+) -> list[int]:
+    """Statuses the framework and app-wide layers can give ``route``, derived from its shape.
+
+    * 400 + 422: it has a body (malformed JSON / form -> 400, invalid -> 422);
+    * 422: it has query, path, header or cookie parameters;
+    * 401: it declares a security requirement (the auth dependency rejects);
+    * 503: it uses the database (outage -> ADR-0008's envelope);
+    * 413 + 500: always (body-size limit, outermost error guard).
+    """
+    statuses = list(ALWAYS_POSSIBLE)
+    params = [
+        p
+        for dep in _walk(route.dependant)
+        for p in (*dep.path_params, *dep.query_params, *dep.header_params, *dep.cookie_params)
+    ]
+    if route.body_field is not None:
+        statuses += [400, 422]
+    elif params:
+        statuses.append(422)
+    if operation.get("security"):
+        statuses.append(401)
+    if uses_database:
+        statuses.append(503)
+    return sorted(set(statuses))
+
+
+def _envelope_ref(schema: dict[str, Any]) -> dict[str, Any]:
+    """A ``$ref`` to the envelope, adding it (and its parts) to ``components`` if absent."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ErrorEnvelope" not in components:
+        generated = ErrorEnvelope.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        for name, definition in generated.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components["ErrorEnvelope"] = generated
+    return {"$ref": "#/components/schemas/ErrorEnvelope"}
+
+
+def declare_implicit_errors(
+    app: FastAPI, *, uses_database: Callable[[RouteLike], bool] = lambda _: False
+) -> None:
+    """Make ``app.openapi()`` declare the envelope for every status an operation can return.
+
+    Route authors declare their domain errors (403, 404, 409, ...) with
+    :func:`app.core.errors.error_responses`; this adds the ones no route author
+    controls (see :func:`implicit_error_statuses`). Entries a route already
+    declares are left untouched. Schemathesis' ``status_code_conformance`` fails on
+    any status that is returned but not declared (tests/contract/).
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        ref = _envelope_ref(schema)
+        for route in api_routes(app):
+            if not route.include_in_schema:
+                continue
+            for method in route.methods or ():
+                operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                for status in implicit_error_statuses(
+                    route, operation, uses_database=uses_database(route)
+                ):
+                    responses.setdefault(
+                        str(status),
+                        {
+                            "description": DEFAULT_MESSAGES[status],
+                            "content": {"application/json": {"schema": dict(ref)}},
+                        },
+                    )
+                operation["responses"] = dict(sorted(responses.items()))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -7,12 +7,15 @@ settings; a drift test keeps them equal.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
+import re
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 #: The development-only default secret. Refused when ``APP_ENV=prod``.
@@ -27,6 +30,8 @@ _PLACEHOLDER_SECRETS = {
 }
 MIN_SECRET_BYTES = 32
 REDACTED = "**********"
+#: A CORS origin: scheme, host and optional port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -70,6 +75,41 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
 
+    # --- Passwords ---------------------------------------------------------
+    #: Password hashes computed at once (each argon2id hash holds ~19 MiB; ADR-0017).
+    password_hash_max_concurrency: int = Field(default=2, ge=1, le=64)
+
+    # --- Hardening: Redis breaker, rate limits, cache, telemetry (ADR-0024..0028) ---
+    #: Consecutive Redis failures that open the circuit breaker (RL5).
+    redis_breaker_threshold: int = Field(default=3, ge=1)
+    #: Seconds the breaker stays open before one half-open probe (RL7).
+    redis_breaker_cooldown_seconds: float = Field(default=5.0, gt=0)
+    rate_limit_enabled: bool = False
+    rate_limit_requests: int = Field(default=100, ge=1)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    #: IPs/CIDRs whose ``X-Forwarded-For`` is believed (R6). Empty: the peer address only.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    login_throttle_enabled: bool = True
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    cache_enabled: bool = False
+    cache_default_ttl_seconds: int = Field(default=60, ge=1)
+    telemetry_mode: Literal["noop", "log"] = "noop"
+    telemetry_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    metrics_enabled: bool = False
+
+    # --- HTTP security (ADR-0027) -------------------------------------------
+    #: Exact origins allowed by CORS (``scheme://host[:port]``). Empty: no CORS at all.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    #: Accepted ``Host`` values (``*.example.com`` wildcards). Empty: any host.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: ``Strict-Transport-Security`` max-age; 0 sends no HSTS header.
+    hsts_max_age_seconds: int = Field(default=0, ge=0)
+    #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (switch off in production, H3).
+    docs_enabled: bool = True
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -106,6 +146,44 @@ class Settings(BaseSettings):
                 f"when APP_ENV={self.app_env} (generate one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        return self
+
+    @field_validator("trusted_proxies", "cors_origins", "trusted_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """``a,b`` (or a JSON list) in the environment -> ``["a", "b"]``."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError -> a clear settings error
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        """Only ``scheme://host[:port]`` origins; never ``null`` (H2)."""
+        for origin in value:
+            if origin == "*":
+                continue
+            if origin.lower() == "null" or not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"CORS_ORIGINS entry {origin!r} is not an origin like https://app.example.com"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> Settings:
+        """``*`` with credentials would reflect any Origin with cookies (H2, NOTES.md)."""
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ValueError("CORS_ORIGINS='*' cannot be combined with CORS_ALLOW_CREDENTIALS=true")
         return self
 
     @property

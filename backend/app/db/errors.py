@@ -18,6 +18,9 @@ from app.core.errors import error_response
 
 logger = logging.getLogger("app.db")
 
+#: PostgreSQL SQLSTATE of a statement cancelled by ``statement_timeout``.
+_QUERY_CANCELED = "57014"
+
 #: Exceptions that mean "the database is unavailable right now".
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.OperationalError,
@@ -32,7 +35,14 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, UNAVAILABLE_ERRORS):
         return True
     if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or "QueryCanceled" in type(exc.orig).__name__
+        # asyncpg's QueryCanceledError reaches us wrapped by SQLAlchemy's adapter, which keeps
+        # the SQLSTATE: 57014 = query_canceled (statement_timeout), found by tests/fault (D3).
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return (
+            exc.connection_invalidated
+            or code == _QUERY_CANCELED
+            or "QueryCanceled" in type(exc.orig).__name__
+        )
     return False
 
 

@@ -1,0 +1,83 @@
+"""Login (``/api/v1/auth/login``) and the legacy aliases ``/auth/login`` and ``/auth/me``
+(SPEC §3.1 #4, §3.2)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Response
+
+from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
+from app.auth.schemas import LoginForm, TokenResponse
+from app.auth.service import AuthService, email_fingerprint
+from app.core.errors import Unauthorized, error_responses
+from app.core.openapi import API_V1_PREFIX
+from app.db.session import SessionDep
+from app.hardening.login_throttle import LoginAttempt, LoginAttemptDep
+from app.users.schemas import UserPublic
+
+router = APIRouter(prefix=f"{API_V1_PREFIX}/auth", tags=["auth"])
+#: Unversioned aliases kept for old clients; deprecated in OpenAPI.
+legacy_router = APIRouter(prefix="/auth", tags=["auth"], deprecated=True)
+
+
+def get_auth_service(
+    session: SessionDep, hasher: PasswordHasherDep, settings: SettingsDep
+) -> AuthService:
+    """An :class:`AuthService` bound to the request's session."""
+    return AuthService(session, hasher, settings)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+#: 429: brute-force protection (ADR-0028, SECURITY P10).
+LOGIN_ERRORS = error_responses(401, 422, 429)
+
+
+async def _login(
+    form: LoginForm, service: AuthService, response: Response, attempt: LoginAttempt
+) -> TokenResponse:
+    # Failed logins are throttled per account and per IP before any hash is checked (P10).
+    account = email_fingerprint(form.username)
+    await attempt.check(account)
+    try:
+        token = await service.login(form.username, form.password)
+    except Unauthorized:
+        await attempt.failed(account)
+        raise
+    await attempt.succeeded(account)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
+    response.headers["Pragma"] = "no-cache"
+    return TokenResponse(access_token=token.token, expires_in=token.expires_in)
+
+
+@router.post("/login", operation_id="auth_login", summary="Log in", responses=LOGIN_ERRORS)
+async def login(
+    form: Annotated[LoginForm, Form()],
+    service: AuthServiceDep,
+    response: Response,
+    attempt: LoginAttemptDep,
+) -> TokenResponse:
+    """OAuth2 password flow: form fields ``username`` (the email) and ``password``.
+
+    401 with one message for an unknown email, a wrong password or an inactive user.
+    """
+    return await _login(form, service, response, attempt)
+
+
+@legacy_router.post(
+    "/login", operation_id="auth_login_legacy", summary="Log in (legacy)", responses=LOGIN_ERRORS
+)
+async def login_legacy(
+    form: Annotated[LoginForm, Form()],
+    service: AuthServiceDep,
+    response: Response,
+    attempt: LoginAttemptDep,
+) -> TokenResponse:
+    """Deprecated alias of ``POST /api/v1/auth/login``."""
+    return await _login(form, service, response, attempt)
+
+
+@legacy_router.get("/me", operation_id="auth_me_legacy", summary="The current user (legacy)")
+async def me_legacy(user: CurrentUser) -> UserPublic:
+    """Deprecated alias of ``GET /api/v1/users/me``."""
+    return UserPublic.model_validate(user)

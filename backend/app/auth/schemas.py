@@ -1,0 +1,38 @@
+"""Login form and token response (SPEC §3.2, OAuth2 password flow)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.auth.password_policy import MAX_LENGTH
+from app.users.models import EMAIL_MAX_LENGTH
+
+
+class LoginForm(BaseModel):
+    """``application/x-www-form-urlencoded`` login (``username`` is the email).
+
+    Our own model instead of ``OAuth2PasswordRequestForm``: that one treats an empty
+    ``username`` as missing and declares no bounds. Here both fields need 1+ characters
+    and are bounded (R2); an over-long password is a 422, never a 500 (P2).
+    """
+
+    username: str = Field(min_length=1, max_length=EMAIL_MAX_LENGTH, description="The email.")
+    password: str = Field(
+        min_length=1, max_length=MAX_LENGTH, json_schema_extra={"format": "password"}
+    )
+    # Not nullable: a form cannot send null, so `| None` made the schema offer a value
+    # the server refused (schemathesis, ADR-0021). Absent means "password".
+    grant_type: Literal["password"] = Field(default="password", description="OAuth2: `password`.")
+    scope: str = Field(default="", max_length=1024, description="Ignored (no scopes yet).")
+    client_id: str | None = Field(default=None, max_length=255, description="Ignored.")
+    client_secret: str | None = Field(default=None, max_length=255, description="Ignored.")
+
+
+class TokenResponse(BaseModel):
+    """An OAuth2 bearer token (RFC 6749 §5.1)."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int = Field(description="Lifetime in seconds.", ge=1)

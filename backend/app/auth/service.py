@@ -1,0 +1,81 @@
+"""Login: check credentials, upgrade old hashes, issue an access token (ADR-0017, ADR-0018).
+
+Unknown email, wrong password and inactive account all end in the *same*
+:class:`~app.core.errors.Unauthorized` (message :data:`INVALID_CREDENTIALS`), after
+the same amount of hashing work (P7, P8). Each attempt is logged with the user id
+(or, for unknown emails, a hash of the email) and the outcome; never the
+password, the token or the hash (E3, E4). The request id is added by logging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.passwords import PasswordHasher
+from app.auth.tokens import AccessToken, create_access_token
+from app.core.errors import Unauthorized
+from app.core.settings import Settings
+from app.users.models import User, normalize_email
+from app.users.repository import UserRepository
+
+logger = logging.getLogger("app.auth")
+
+INVALID_CREDENTIALS = "Incorrect email or password."
+
+
+def email_fingerprint(email: str) -> str:
+    """A short, stable digest of the normalised email, for logs (never the address)."""
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:16]
+
+
+class AuthService:
+    """Authenticate users and mint their access tokens."""
+
+    def __init__(self, session: AsyncSession, hasher: PasswordHasher, settings: Settings) -> None:
+        self.users = UserRepository(session)
+        self.hasher = hasher
+        self.settings = settings
+
+    def _fail(self, outcome: str, *, user_id: str | None = None, email: str = "") -> Unauthorized:
+        logger.warning(
+            "login failed",
+            extra={
+                "event": "auth.login",
+                "outcome": outcome,
+                "user_id": user_id,
+                "email_fp": None if user_id else email_fingerprint(email),
+            },
+        )
+        return Unauthorized(INVALID_CREDENTIALS)
+
+    async def authenticate(self, email: str, password: str) -> User:
+        """The active user with these credentials, else :class:`Unauthorized`."""
+        user = await self.users.get_by_email(email)
+        if user is None:
+            await self.hasher.dummy_verify(password)
+            raise self._fail("unknown_email", email=email)
+        result = await self.hasher.verify(password, user.hashed_password)
+        if not result.ok:
+            raise self._fail("wrong_password", user_id=str(user.id))
+        if not user.is_active:
+            raise self._fail("inactive_user", user_id=str(user.id))
+        if result.new_hash is not None:
+            await self.users.set_password_hash(user, result.new_hash)
+            logger.info(
+                "password hash upgraded",
+                extra={"event": "auth.rehash", "outcome": "upgraded", "user_id": str(user.id)},
+            )
+        return user
+
+    async def login(self, email: str, password: str) -> AccessToken:
+        """Authenticate and issue an access token."""
+        user = await self.authenticate(email, password)
+        token = create_access_token(user.id, self.settings)
+        logger.info(
+            "login succeeded",
+            extra={"event": "auth.login", "outcome": "success", "user_id": str(user.id)},
+        )
+        return token

@@ -1,0 +1,113 @@
+"""Fixed-window counters from the ``limits`` library over Redis or process memory (ADR-0024).
+
+:class:`Limiter` runs one ``limits`` strategy (fixed window) against the shared Redis
+pool, through :class:`~app.hardening.breaker.RedisGuard`. When Redis is unavailable it
+either reports "no decision" (``None``: the caller fails open) or, with
+``fallback_to_memory=True``, counts in this process instead (the login throttle must not
+fail fully open). Without ``REDIS_URL`` it always counts in memory: per process only.
+
+Window edge (RL4): ``limits``' fixed window starts at a key's first hit and lasts the
+window; its Redis key expires with it (every key has a TTL, RL3). A client can therefore
+spend the full limit at the end of one window and again at the start of the next: at
+most ``2 x limit`` within a short span around a window edge. tests/unit/test_rate_limit.py
+pins this down.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+from redis.asyncio import Redis
+
+from app.hardening.breaker import RedisGuard, RedisUnavailable
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One limiter answer: allowed?, the limit, what is left, seconds until the window resets."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int
+
+
+def window(amount: int, seconds: int) -> RateLimitItem:
+    """``amount`` per ``seconds`` (``limits`` item)."""
+    return RateLimitItemPerSecond(amount, seconds)
+
+
+class Limiter:
+    """Counters for one feature (``key_prefix`` namespaces its Redis keys)."""
+
+    def __init__(self, guard: RedisGuard, *, key_prefix: str, fallback_to_memory: bool) -> None:
+        self.guard = guard
+        self.key_prefix = key_prefix
+        self.fallback_to_memory = fallback_to_memory
+        self.memory = FixedWindowRateLimiter(MemoryStorage())
+        self._redis: tuple[Redis, FixedWindowRateLimiter] | None = None
+
+    def _redis_strategy(self, client: Redis) -> FixedWindowRateLimiter:
+        if self._redis is None or self._redis[0] is not client:
+            storage = RedisStorage(
+                "async+redis://",
+                implementation="redispy",
+                key_prefix=self.key_prefix,
+                # The one shared, bounded pool (limits passes it to redis.asyncio.Redis).
+                connection_pool=client.connection_pool,  # type: ignore[arg-type]
+            )
+            self._redis = (client, FixedWindowRateLimiter(storage))
+        return self._redis[1]
+
+    async def _on(
+        self, fn: Callable[[FixedWindowRateLimiter], Awaitable[T]]
+    ) -> tuple[T | None, str]:
+        """Run ``fn`` on Redis, else memory (or nothing). Returns (result, backend)."""
+        if self.guard.configured:
+            try:
+                return await self.guard.run(lambda c: fn(self._redis_strategy(c))), "redis"
+            except RedisUnavailable:
+                if not self.fallback_to_memory:
+                    return None, "none"
+        return await fn(self.memory), "memory"
+
+    async def hit(self, item: RateLimitItem, *ids: str) -> Decision | None:
+        """Count one hit; ``None`` when no backend could decide (fail open)."""
+
+        async def op(strategy: FixedWindowRateLimiter) -> Decision:
+            allowed = await strategy.hit(item, *ids)
+            return _decision(allowed, item, await strategy.get_window_stats(item, *ids))
+
+        return (await self._on(op))[0]
+
+    async def test(self, item: RateLimitItem, *ids: str) -> Decision | None:
+        """Would one more hit be allowed? Counts nothing."""
+
+        async def op(strategy: FixedWindowRateLimiter) -> Decision:
+            allowed = await strategy.test(item, *ids)
+            return _decision(allowed, item, await strategy.get_window_stats(item, *ids))
+
+        return (await self._on(op))[0]
+
+    async def clear(self, item: RateLimitItem, *ids: str) -> None:
+        """Forget the counter (e.g. an account's failures after a successful login)."""
+
+        async def op(strategy: FixedWindowRateLimiter) -> None:
+            await strategy.clear(item, *ids)
+
+        await self._on(op)
+
+
+def _decision(allowed: bool, item: RateLimitItem, stats: tuple[float, int]) -> Decision:
+    reset_time, remaining = stats
+    reset_after = max(1, math.ceil(reset_time - time.time()))
+    return Decision(allowed, item.amount, max(0, remaining), min(reset_after, item.get_expiry()))

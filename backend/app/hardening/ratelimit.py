@@ -1,0 +1,147 @@
+"""The general rate limit: a pure-ASGI layer over :class:`~app.hardening.limiter.Limiter`
+(SPEC §3.3, ADR-0024, SECURITY RL1-RL7, R6).
+
+* Scope: paths under ``/api/v1/`` except ``/api/v1/health``.
+* Key: ``user:<id>`` when the bearer token verifies (signature and claims, no database
+  lookup), else ``ip:<client address>`` (:func:`client_ip`: ``X-Forwarded-For`` only
+  from ``TRUSTED_PROXIES``).
+* Every limited-scope response carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``
+  and ``X-RateLimit-Reset`` (seconds until the window resets); over the limit the
+  answer is the 429 envelope with ``Retry-After``.
+* Redis down, slow, full or wrong: the request is allowed without rate-limit headers
+  (fail open, bounded by the breaker). Without ``REDIS_URL`` counters live in process
+  memory (per process: N workers allow N x the limit).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import error_response
+from app.hardening.limiter import Decision, Limiter, window
+
+logger = logging.getLogger("app.hardening.ratelimit")
+
+API_PREFIX = "/api/v1/"
+EXEMPT_PREFIXES = ("/api/v1/health",)
+
+#: Token -> subject id, or ``None`` if the token does not verify (injected by main.py).
+SubjectResolver = Callable[[str], str | None]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def client_ip(scope: Scope, trusted: Sequence[Network]) -> str:
+    """The client address used for limits (SECURITY R6).
+
+    The TCP peer, unless the peer is a trusted proxy: then ``X-Forwarded-For`` is read
+    from the right, skipping trusted proxies; the first untrusted, well-formed address is
+    the client. A spoofed header from an untrusted peer is ignored.
+    """
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for")
+    hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # garbage in the chain: fall back to what we know
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def in_scope(path: str) -> bool:
+    return path.startswith(API_PREFIX) and not path.startswith(EXEMPT_PREFIXES)
+
+
+def bearer_token(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            text: str = value.decode("latin-1")
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+def rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-ratelimit-limit", str(decision.limit).encode()),
+        (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+        (b"x-ratelimit-reset", str(decision.reset_after).encode()),
+    ]
+
+
+class RateLimitMiddleware:
+    """Pure ASGI; see the module docstring."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: Limiter,
+        requests: int,
+        window_seconds: int,
+        trusted_proxies: Sequence[str] = (),
+        subject_of: SubjectResolver | None = None,
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.item = window(requests, window_seconds)
+        self.trusted = parse_networks(trusted_proxies)
+        self.subject_of = subject_of
+
+    def key_for(self, scope: Scope) -> str:
+        token = bearer_token(scope)
+        if token and self.subject_of is not None:
+            subject = self.subject_of(token)
+            if subject:
+                return f"user:{subject}"
+        return f"ip:{client_ip(scope, self.trusted)}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not in_scope(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        decision = await self.limiter.hit(self.item, "api", self.key_for(scope))
+        if decision is None:  # Redis unavailable: fail open (RL1, RL6)
+            await self.app(scope, receive, send)
+            return
+        headers = rate_limit_headers(decision)
+        if not decision.allowed:
+            response = error_response(
+                429,
+                details={"limit": decision.limit, "retry_after": decision.reset_after},
+                headers={
+                    "Retry-After": str(decision.reset_after),
+                    **{k.decode(): v.decode() for k, v in headers},
+                },
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,114 @@
+"""``/api/v1/users``: sign-up, the current user, user lookup, admin listing (SPEC §3.2)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.auth.dependencies import CurrentUser, PasswordHasherDep, require_roles
+from app.core.errors import error_responses
+from app.core.openapi import API_V1_PREFIX
+from app.db.session import SessionDep
+from app.hardening.cache import JsonCache
+from app.users.models import User
+from app.users.schemas import UserCreate, UserPage, UserPublic
+from app.users.service import MAX_PAGE_SIZE, UserService
+
+router = APIRouter(prefix=f"{API_V1_PREFIX}/users", tags=["users"])
+
+#: Operation ids are part of the contract (clients, links, schemathesis).
+GET_USER_OPERATION = "users_get"
+
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "The user was created.",
+        "links": {
+            "GetUserById": {
+                "operationId": GET_USER_OPERATION,
+                "parameters": {"user_id": "$response.body#/id"},
+                "description": "The `id` in the response is `user_id` of `GET /users/{user_id}`.",
+            }
+        },
+    }
+}
+
+
+def get_user_cache(request: Request) -> JsonCache | None:
+    """The application's user payload cache (ADR-0025), if the app has one."""
+    cache: JsonCache | None = getattr(request.app.state, "user_cache", None)
+    return cache
+
+
+UserCacheDep = Annotated[JsonCache | None, Depends(get_user_cache)]
+
+
+def get_user_service(
+    session: SessionDep, hasher: PasswordHasherDep, cache: UserCacheDep
+) -> UserService:
+    """A :class:`UserService` bound to the request's session."""
+    return UserService(session, hasher, cache)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    operation_id="users_create",
+    summary="Sign up",
+    responses={**_CREATED, **error_responses(409, 422)},
+)
+async def create_user(body: UserCreate, service: UserServiceDep) -> UserPublic:
+    """Create an account. The email is unique case-insensitively (409 otherwise);
+    ``is_superuser``/``is_active`` and any other field are rejected (422)."""
+    user = await service.sign_up(body.email, body.password)
+    return UserPublic.model_validate(user)
+
+
+@router.get(
+    "/me",
+    operation_id="users_me",
+    summary="The current user",
+)
+async def read_me(user: CurrentUser) -> UserPublic:
+    """The user the bearer token belongs to."""
+    return UserPublic.model_validate(user)
+
+
+@router.get(
+    "",
+    operation_id="users_list",
+    summary="List users (admin)",
+    responses=error_responses(403, 422),
+)
+async def list_users(
+    service: UserServiceDep,
+    _: Annotated[User, Depends(require_roles("admin"))],
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> UserPage:
+    """One page of users, oldest first. Superusers only (403 otherwise)."""
+    users, total = await service.list_users(offset=offset, limit=limit)
+    return UserPage(
+        items=[UserPublic.model_validate(u) for u in users],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/{user_id}",
+    operation_id=GET_USER_OPERATION,
+    summary="Get a user",
+    responses=error_responses(403, 404, 422),
+)
+async def read_user(user_id: uuid.UUID, caller: CurrentUser, service: UserServiceDep) -> UserPublic:
+    """A user by id: yourself, or anyone if you are a superuser.
+
+    Others get 403 whether or not the id exists; only superusers see 404.
+    """
+    return await service.get_public_for_caller(caller, user_id)

@@ -1,0 +1,87 @@
+"""Request and response shapes for users (SPEC §3.2).
+
+* :class:`UserCreate` is the *only* input a sign-up accepts: strict types,
+  unknown fields rejected (so ``is_superuser``/``is_active`` can never be set by
+  the body, SECURITY A3), password rules of :mod:`app.auth.password_policy`.
+* :class:`UserPublic` is the *only* shape a user leaves the API in: an allow-list
+  of fields, with no attribute that could carry the hash (A4, SPEC §3.1 #8).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from app.auth.password_policy import MAX_LENGTH, MIN_LENGTH, check_new_password
+from app.db.repository import MAX_PAGE_SIZE
+from app.users.models import EMAIL_MAX_LENGTH, normalize_email
+
+
+def _check_password(value: str) -> str:
+    return check_new_password(value)
+
+
+Email = Annotated[
+    EmailStr,
+    Field(
+        max_length=EMAIL_MAX_LENGTH,
+        examples=["ada@example.com"],
+        # Told in the schema: `format: email` cannot say it (tests/contract/hooks.py).
+        description=(
+            "Unique, case-insensitively. Addresses under special-use domains "
+            "(.test, .local, .localhost, .invalid, .onion, .arpa) are refused."
+        ),
+    ),
+    AfterValidator(normalize_email),
+]
+#: A plain ``str`` (for clear length messages) that is hidden from ``repr`` and is
+#: marked ``format: password`` / write-only in the schema; 422 bodies never echo it.
+NewPassword = Annotated[
+    str,
+    Field(
+        repr=False,
+        json_schema_extra={"format": "password", "writeOnly": True},
+        min_length=MIN_LENGTH,
+        max_length=MAX_LENGTH,
+        description=(
+            f"{MIN_LENGTH}-{MAX_LENGTH} characters, any Unicode including spaces; "
+            "common passwords are refused."
+        ),
+        examples=["correct horse battery staple 42"],
+    ),
+    AfterValidator(_check_password),
+]
+
+
+class UserCreate(BaseModel):
+    """Sign-up body. Any other field (``is_superuser``, ``is_active``, ...) is a 422."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    email: Email
+    password: NewPassword
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it. Field list is an allow-list; never add the hash."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    is_active: bool
+    is_superuser: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPage(BaseModel):
+    """One page of users (admin listing)."""
+
+    items: list[UserPublic]
+    total: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    limit: int = Field(ge=0, le=MAX_PAGE_SIZE)

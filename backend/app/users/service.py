@@ -1,0 +1,134 @@
+"""User use cases: sign-up, lookup with the authorization rule, admin listing (ADR-0019,
+ADR-0031). Routes call this module; it calls :mod:`app.users.repository`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.passwords import PasswordHasher
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.db.repository import MAX_PAGE_SIZE
+from app.hardening.cache import JsonCache
+from app.users.models import User
+from app.users.repository import UserRepository
+from app.users.schemas import UserPublic
+
+logger = logging.getLogger("app.users")
+
+EMAIL_TAKEN = "A user with this email already exists."
+
+__all__ = ["EMAIL_TAKEN", "MAX_PAGE_SIZE", "UserService"]
+
+
+class UserService:
+    """Everything the users routes (and the CLI) may do with users."""
+
+    def __init__(
+        self, session: AsyncSession, hasher: PasswordHasher, cache: JsonCache | None = None
+    ) -> None:
+        self.repo = UserRepository(session)
+        self.hasher = hasher
+        #: The public-payload cache (ADR-0025): every change to a user invalidates it.
+        self.cache = cache
+
+    async def _changed(self, user: User) -> None:
+        if self.cache is not None:
+            await self.cache.invalidate(str(user.id))
+
+    async def set_active(self, user: User, active: bool) -> User:
+        """Activate or deactivate ``user`` (effective on its next request, A7)."""
+        user = await self.repo.set_active(user, active)
+        await self._changed(user)
+        return user
+
+    async def set_superuser(self, user: User, superuser: bool) -> User:
+        """Grant or revoke the admin role."""
+        user = await self.repo.set_superuser(user, superuser)
+        await self._changed(user)
+        return user
+
+    async def sign_up(self, email: str, password: str, *, is_superuser: bool = False) -> User:
+        """Create an account. A taken email (any case) is a :class:`Conflict` (409).
+
+        The unique index decides, not the pre-check: of N concurrent sign-ups with one
+        address exactly one inserts and the rest get ``IntegrityError`` -> 409 (A8).
+        """
+        if await self.repo.get_by_email(email) is not None:
+            raise Conflict(EMAIL_TAKEN)
+        hashed = await self.hasher.hash(password)
+        try:
+            user = await self.repo.create(
+                email=email, hashed_password=hashed, is_superuser=is_superuser
+            )
+        except IntegrityError:
+            # The session is rolled back by the request's session dependency.
+            raise Conflict(EMAIL_TAKEN) from None
+        logger.info(
+            "user created",
+            extra={"event": "users.create", "outcome": "created", "user_id": str(user.id)},
+        )
+        return user
+
+    def authorize_read(self, caller: User, user_id: uuid.UUID) -> None:
+        """Raise :class:`Forbidden` unless ``caller`` may read ``user_id`` (SECURITY A1).
+
+        Non-superusers may read only themselves: any other id, existing or not, is the
+        same 403, so the answer is no existence oracle.
+        """
+        if caller.id == user_id or caller.is_superuser:
+            return
+        logger.warning(
+            "authorization denied",
+            extra={
+                "event": "authz.user_read",
+                "outcome": "denied",
+                "user_id": str(caller.id),
+                "target_id": str(user_id),
+            },
+        )
+        raise Forbidden()
+
+    async def get_for_caller(self, caller: User, user_id: uuid.UUID) -> User:
+        """``user_id``'s user as ``caller`` may see it (SECURITY A1): see
+        :meth:`authorize_read`. Only superusers can get a 404.
+        """
+        self.authorize_read(caller, user_id)
+        if caller.id == user_id:
+            return caller
+        user = await self.repo.get_by_id(user_id)
+        if user is None:
+            raise NotFound("User not found.")
+        return user
+
+    async def get_public_for_caller(self, caller: User, user_id: uuid.UUID) -> UserPublic:
+        """:meth:`get_for_caller` as the public payload, through the cache (ADR-0025).
+
+        Authorization runs on every call, cached or not: the cache holds data, never
+        decisions. A cache problem or a cached value that is not a valid payload is a miss.
+        """
+        self.authorize_read(caller, user_id)
+        if self.cache is not None and (hit := await self.cache.get(str(user_id))) is not None:
+            try:
+                return UserPublic.model_validate(hit)
+            except ValidationError:
+                pass  # not our payload: a miss (RL8)
+        public = UserPublic.model_validate(await self.get_for_caller(caller, user_id))
+        if self.cache is not None:
+            await self.cache.set(str(user_id), public.model_dump(mode="json"))
+        return public
+
+    async def list_users(
+        self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE
+    ) -> tuple[Sequence[User], int]:
+        """One page of users and the total count (admin only; the route enforces it)."""
+        return await self.repo.list_page(offset=offset, limit=limit), await self.repo.count()
+
+    async def create_superuser(self, email: str, password: str) -> User:
+        """Create an admin (the CLI's ``create-superuser``). 409 if the email is taken."""
+        return await self.sign_up(email, password, is_superuser=True)

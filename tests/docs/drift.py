@@ -1,0 +1,458 @@
+"""Docs drift checkers (ADR-0015, ADR-0020, ADR-0023).
+
+Each ``check_*`` function is pure: it takes a repository root (or already-parsed
+input) and returns a list of problems, one string each, that says what drifted
+and exactly how to fix it. An empty list means "in sync". ``tests/docs/test_drift.py``
+runs them on the real repository and proves each one fires on planted drift.
+
+The checks are generic on purpose: they discover folders, settings, routes, ADRs
+and Make targets from the tree, so whatever another change adds is covered.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+APP_DIR = Path("backend/app")
+SNAPSHOT = Path("docs/reference/openapi.json")
+API_PAGE = Path("docs/reference/api.md")
+CONFIG_PAGE = Path("docs/configuration.md")
+ENV_EXAMPLE = Path(".env.example")
+ADR_DIR = Path("adr")
+ADR_INDEX = ADR_DIR / "README.md"
+TOP_LEVEL_FOLDERS = ("backend", "docs", "adr", "examples", "tests")
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+# --- OpenAPI snapshot ------------------------------------------------------------
+
+
+def render_schema(schema: Mapping[str, Any]) -> str:
+    """The snapshot's exact text: what ``python -m app openapi`` prints."""
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def check_openapi_snapshot(schema: Mapping[str, Any], committed: str | None) -> list[str]:
+    """The committed snapshot equals what the app serves (SPEC §3.1 #9)."""
+    fix = f"run `make openapi` and commit {SNAPSHOT}"
+    if committed is None:
+        return [f"{SNAPSHOT} is missing: {fix}"]
+    if committed == render_schema(schema):
+        return []
+    try:
+        old = json.loads(committed)
+    except json.JSONDecodeError:
+        return [f"{SNAPSHOT} is not valid JSON: {fix}"]
+    old_ops, new_ops = set(operations(old)), set(operations(schema))
+    hints = [f"+ {m} {p}" for m, p in sorted(new_ops - old_ops)]
+    hints += [f"- {m} {p}" for m, p in sorted(old_ops - new_ops)]
+    detail = f" (operations changed: {', '.join(hints)})" if hints else ""
+    return [f"{SNAPSHOT} is stale: the app's schema differs{detail}; {fix}"]
+
+
+def operations(schema: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """``{(METHOD, path): operation}`` for every operation in an OpenAPI document."""
+    ops: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if method in HTTP_METHODS:
+                ops[(method.upper(), path)] = op
+    return ops
+
+
+def check_api_docs(schema: Mapping[str, Any], api_page: str | None) -> list[str]:
+    """Every operation is documented: the API page renders the snapshot, and each
+    operation carries a summary, a description (the route's docstring) and a declared tag."""
+    problems: list[str] = []
+    if api_page is None or "[OAD(./openapi.json)]" not in api_page:
+        problems.append(
+            f"{API_PAGE} must render the snapshot with the line `[OAD(./openapi.json)]`: restore it"
+        )
+    declared = {tag["name"] for tag in schema.get("tags", [])}
+    for (method, path), op in sorted(operations(schema).items()):
+        where = f"{method} {path}"
+        if not str(op.get("description", "")).strip():
+            problems.append(
+                f"{where} has no description in the OpenAPI schema: give its route function "
+                "a docstring (what it does, who may call it), then run `make openapi`"
+            )
+        if not str(op.get("summary", "")).strip():
+            problems.append(f"{where} has no summary: pass summary=... to its route decorator")
+        tags = op.get("tags", [])
+        if not tags or any(t not in declared for t in tags):
+            problems.append(
+                f"{where} has tags {tags!r}; tag it with one declared in "
+                "backend/app/core/openapi.py TAGS (add the tag there if it is new)"
+            )
+    return problems
+
+
+# --- Settings --------------------------------------------------------------------
+
+_ENV_LINE = re.compile(r"^\s*([A-Z][A-Z0-9_]*)=", re.M)
+_CONFIG_ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|", re.M)
+
+
+def env_example_names(text: str) -> list[str]:
+    """Setting names assigned (uncommented) in ``.env.example``."""
+    return _ENV_LINE.findall(text)
+
+
+def config_page_names(text: str) -> list[str]:
+    """Setting names that start a table row (`` | `NAME` | ... ``) on the configuration page."""
+    return _CONFIG_ROW.findall(text)
+
+
+def check_settings(fields: Iterable[str], env_example: str, config_page: str) -> list[str]:
+    """Settings fields, `.env.example` and `docs/configuration.md` name the same settings."""
+    settings = {f.upper() for f in fields}
+    env_names = env_example_names(env_example)
+    doc_names = config_page_names(config_page)
+    problems: list[str] = []
+    for name in sorted(settings - set(env_names)):
+        problems.append(
+            f"{name} is a Settings field but missing from {ENV_EXAMPLE}: add `{name}=<default>`"
+        )
+    for name in sorted(set(env_names) - settings):
+        problems.append(
+            f"{name} is in {ENV_EXAMPLE} but not a field of Settings "
+            "(backend/app/core/settings.py): remove it or add the field"
+        )
+    for name in sorted(settings - set(doc_names)):
+        problems.append(
+            f"{name} is a Settings field but not documented in {CONFIG_PAGE}: add a table row "
+            f"`| `{name}` | <default> | <meaning> |`"
+        )
+    for name in sorted(set(doc_names) - settings):
+        problems.append(
+            f"{name} is documented in {CONFIG_PAGE} but is not a Settings field: remove the row"
+        )
+    for label, names in ((str(ENV_EXAMPLE), env_names), (str(CONFIG_PAGE), doc_names)):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            problems.append(f"{label} lists {', '.join(dupes)} more than once: keep one")
+    return problems
+
+
+# --- Folder docs -----------------------------------------------------------------
+
+
+def check_folder_docs(root: Path) -> list[str]:
+    """Every folder under ``backend/app`` has README.md (+ CONTRACT.md if it holds code);
+    every top-level folder of SPEC §2 has README.md."""
+    problems: list[str] = []
+    app = root / APP_DIR
+    folders = [app, *sorted(p for p in app.rglob("*") if p.is_dir())]
+    for folder in folders:
+        if folder.name == "__pycache__" or "__pycache__" in folder.parts:
+            continue
+        rel = folder.relative_to(root)
+        if not (folder / "README.md").is_file():
+            problems.append(
+                f"{rel}/ has no README.md: add one (purpose, file map, how to extend; "
+                "see backend/app/core/README.md for the shape) and list it in mkdocs.yml nav"
+            )
+        if any(folder.glob("*.py")) and not (folder / "CONTRACT.md").is_file():
+            problems.append(
+                f"{rel}/ holds Python code but has no CONTRACT.md: add one (public interface, "
+                "guarantees, errors, invariants with ADR ids, enforcing tests) and list it in "
+                "mkdocs.yml nav"
+            )
+    for name in TOP_LEVEL_FOLDERS:
+        if not (root / name / "README.md").is_file():
+            problems.append(f"{name}/ has no README.md: add one and list it in mkdocs.yml nav")
+    return problems
+
+
+def check_nav_lists_folder_docs(root: Path, mkdocs_yml: str) -> list[str]:
+    """Every README.md / CONTRACT.md of a documented folder is in the site's nav."""
+    problems = []
+    candidates = [root / "README.md", root / "AGENTS.md"]
+    for top in TOP_LEVEL_FOLDERS:
+        candidates.append(root / top / "README.md")
+    app = root / APP_DIR
+    for folder in [app, *sorted(p for p in app.rglob("*") if p.is_dir())]:
+        if "__pycache__" not in folder.parts:
+            candidates += [folder / "README.md", folder / "CONTRACT.md"]
+    for path in candidates:
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not re.search(rf"[\s:]{re.escape(rel)}\s*$", mkdocs_yml, re.M):
+            problems.append(f"{rel} is not in mkdocs.yml nav: add `- {rel}` under its section")
+    return problems
+
+
+# --- ADRs ------------------------------------------------------------------------
+
+ADR_NAME = re.compile(r"^(\d{4})-[a-z0-9]+(?:-[a-z0-9]+)*\.md$")
+ADR_STATUSES = ("proposed", "accepted", "rejected", "deprecated", "superseded")
+ADR_SECTIONS = (
+    "## Context and Problem Statement",
+    "## Considered Options",
+    "## Decision Outcome",
+    "### Consequences",
+    "### Confirmation",
+)
+TEST_REF = re.compile(r"(tests/[\w./-]+\.py)::(\w+(?:::\w+)?(?:\[[^\]\s]*\])?)")
+#: The placeholder used when docs explain the citation format; never checked.
+PLACEHOLDER_TEST_FILE = "tests/path/test_file.py"
+_INDEX_ROW = re.compile(
+    r"^\|\s*\[(\d{4})\]\((\d{4}-[\w-]+\.md)\)\s*\|\s*(.+?)\s*\|\s*(\w+)\s*\|", re.M
+)
+
+
+def parse_front_matter(text: str) -> dict[str, str] | None:
+    """The ``key: value`` pairs of a leading ``---`` block, or ``None`` if there is none."""
+    if not text.startswith("---\n"):
+        return None
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        return None
+    pairs: dict[str, str] = {}
+    for line in text[4:end].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            pairs[key.strip()] = value.strip().strip("'\"")
+    return pairs
+
+
+def adr_title(text: str) -> str | None:
+    match = re.search(r"^# (.+)$", text, re.M)
+    return match.group(1).strip() if match else None
+
+
+def check_adr(name: str, text: str) -> list[str]:
+    """One ADR is MADR 4 shaped: name, front matter, sections, a Confirmation naming tests."""
+    problems: list[str] = []
+    where = f"{ADR_DIR}/{name}"
+    if not ADR_NAME.match(name):
+        problems.append(f"{where}: rename to NNNN-kebab-case-title.md")
+    meta = parse_front_matter(text)
+    if meta is None:
+        problems.append(
+            f"{where}: start with front matter `---\\nstatus: accepted\\ndate: ...\\n---`"
+        )
+        meta = {}
+    status = meta.get("status", "").split()[0] if meta.get("status") else ""
+    if status not in ADR_STATUSES:
+        problems.append(f"{where}: front matter `status` must be one of {', '.join(ADR_STATUSES)}")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta.get("date", "")):
+        problems.append(f"{where}: front matter `date` must be YYYY-MM-DD")
+    if adr_title(text) is None:
+        problems.append(f"{where}: add a `# Title` heading")
+    for section in ADR_SECTIONS:
+        if not re.search(rf"^{re.escape(section)}\s*$", text, re.M):
+            problems.append(f"{where}: add the section `{section}` (MADR 4)")
+    confirmation = text.split("### Confirmation", 1)[1] if "### Confirmation" in text else ""
+    confirmation = re.split(r"^#{1,3} ", confirmation, maxsplit=1, flags=re.M)[0]
+    if status == "accepted" and not TEST_REF.search(confirmation):
+        problems.append(
+            f"{where}: its Confirmation must name the enforcing test(s) as "
+            "`tests/path/test_file.py::test_name`"
+        )
+    return problems
+
+
+def check_adrs(root: Path) -> list[str]:
+    """Every ADR is well-formed, numbers are unique, and adr/README.md indexes each one
+    with its title and status (and nothing else)."""
+    adr_dir = root / ADR_DIR
+    files = sorted(p for p in adr_dir.glob("*.md") if p.name not in ("README.md", "template.md"))
+    problems: list[str] = []
+    numbers: dict[str, str] = {}
+    expected: dict[str, tuple[str, str, str]] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        problems += check_adr(path.name, text)
+        number = path.name[:4]
+        if number in numbers:
+            problems.append(
+                f"{ADR_DIR}/{path.name} reuses number {number} of {numbers[number]}: renumber it"
+            )
+        numbers[number] = path.name
+        meta = parse_front_matter(text) or {}
+        status = (meta.get("status") or "").split()[0] if meta.get("status") else ""
+        expected[path.name] = (number, adr_title(text) or "", status)
+    index_path = root / ADR_INDEX
+    index = index_path.read_text(encoding="utf-8") if index_path.is_file() else ""
+    rows = {m.group(2): (m.group(1), m.group(3), m.group(4)) for m in _INDEX_ROW.finditer(index)}
+    for name, (number, title, status) in expected.items():
+        row = rows.get(name)
+        want = f"| [{number}]({name}) | {title} | {status} |"
+        if row is None:
+            problems.append(f"{name} is not in {ADR_INDEX}: add the row `{want}`")
+        elif row != (number, title, status):
+            problems.append(f"{ADR_INDEX} row for {name} is out of date: make it `{want}`")
+    for name in sorted(set(rows) - set(expected)):
+        problems.append(f"{ADR_INDEX} lists {name}, which does not exist: remove the row")
+    return problems
+
+
+# --- Named tests exist -----------------------------------------------------------
+
+
+def defined_tests(source: str) -> set[str]:
+    """``test_x`` and ``TestClass::test_x`` names defined in a test module's source."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.add(node.name)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    names.add(f"{node.name}::{item.name}")
+    return names
+
+
+def documents_naming_tests(root: Path) -> list[Path]:
+    """ADRs, every CONTRACT.md, AGENTS.md and the docs pages: where tests are cited."""
+    found = sorted((root / ADR_DIR).glob("*.md"))
+    found += sorted(p for p in (root / "backend").rglob("CONTRACT.md"))
+    found += sorted((root / "docs").rglob("*.md"))
+    found += [p for p in (root / "AGENTS.md", root / "README.md") if p.is_file()]
+    return found
+
+
+def check_test_references(root: Path, documents: Iterable[Path] | None = None) -> list[str]:
+    """Every ``tests/...py::name`` cited by a document names a test that exists."""
+    cache: dict[str, set[str] | None] = {}
+    problems: list[str] = []
+    for doc in documents if documents is not None else documents_naming_tests(root):
+        text = doc.read_text(encoding="utf-8")
+        for path, name in sorted(set(TEST_REF.findall(text))):
+            if path == PLACEHOLDER_TEST_FILE:
+                continue
+            if path not in cache:
+                file = root / path
+                cache[path] = (
+                    defined_tests(file.read_text(encoding="utf-8")) if file.is_file() else None
+                )
+            names = cache[path]
+            rel = doc.relative_to(root) if doc.is_relative_to(root) else doc
+            base = name.split("[", 1)[0]
+            if names is None:
+                problems.append(
+                    f"{rel} cites {path}::{name} but {path} does not exist: fix the path"
+                )
+            elif base not in names:
+                problems.append(
+                    f"{rel} cites {path}::{name}, which is not defined in {path}: "
+                    "name an existing test or write it"
+                )
+    return problems
+
+
+# --- Make targets named in docs --------------------------------------------------
+
+_MAKE_CMD = re.compile(r"(?<![\w-])make\s+([a-z][\w-]*)")
+_CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
+
+
+def make_targets(makefile: str) -> set[str]:
+    """Targets defined in a Makefile (``name:`` at the start of a line)."""
+    return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", makefile, re.M))
+
+
+def check_make_commands(documents: Mapping[str, str], makefile: str) -> list[str]:
+    """Every ``make X`` inside code (spans or blocks) of the documents is a real target."""
+    targets = make_targets(makefile)
+    problems: list[str] = []
+    for label, text in documents.items():
+        named = {m for code in _CODE.findall(text) for m in _MAKE_CMD.findall(code)}
+        for target in sorted(named - targets):
+            problems.append(
+                f"{label} names `make {target}`, which is not a Makefile target: "
+                "add the target (with a `## help` comment) or fix the document"
+            )
+    return problems
+
+
+# --- Layer contracts -------------------------------------------------------------
+
+
+def app_top_level_modules(app_dir: Path) -> set[str]:
+    """``app.x`` for every package and module directly under ``backend/app``."""
+    names = {
+        f"app.{p.name}" for p in app_dir.iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    }
+    names |= {f"app.{p.stem}" for p in app_dir.glob("*.py") if not p.stem.startswith("__")}
+    return names
+
+
+def check_layer_contracts(pyproject: Mapping[str, Any], app_dir: Path) -> list[str]:
+    """``app.core`` may import no other app module and ``app.db`` only ``app.core``:
+    their import-linter contracts must forbid every other top-level module, so a new
+    domain folder is covered the day it is created (ADR-0023)."""
+    contracts = pyproject.get("tool", {}).get("importlinter", {}).get("contracts", [])
+    modules = app_top_level_modules(app_dir)
+    problems: list[str] = []
+    for inner, allowed in (("app.core", {"app.core"}), ("app.db", {"app.db", "app.core"})):
+        forbidden: set[str] = set()
+        for contract in contracts:
+            if contract.get("type") == "forbidden" and inner in contract.get("source_modules", []):
+                forbidden |= set(contract.get("forbidden_modules", []))
+        for module in sorted(modules - allowed - forbidden):
+            problems.append(
+                f"{module} is not in the forbidden_modules of the import-linter contract for "
+                f'{inner} in pyproject.toml: add "{module}" there (SPEC §2: dependencies '
+                "point inward)"
+            )
+    return problems
+
+
+def load_pyproject(root: Path) -> dict[str, Any]:
+    with (root / "pyproject.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+# --- Security checklist table ----------------------------------------------------
+
+_SECURITY_ID = re.compile(r"\b((?:RL|[TPAREHSD])\d{1,2})\b")
+_CHECKLIST_ROW = re.compile(
+    r"^\|[ \t]*((?:RL|[TPAREHSD])\d{1,2})[ \t]*\|[^\n]*\|[ \t]*([^|\n]*?)[ \t]*\|[ \t]*$", re.M
+)
+
+
+def security_ids_claimed(sources: Mapping[str, str]) -> dict[str, list[str]]:
+    """``{id: [test files]}`` for each ``SECURITY X1, X2`` mention in test sources."""
+    claimed: dict[str, list[str]] = {}
+    for name, text in sources.items():
+        for line in text.splitlines():
+            if "SECURITY" not in line:
+                continue
+            for sid in _SECURITY_ID.findall(line.split("SECURITY", 1)[1]):
+                claimed.setdefault(sid, [])
+                if name not in claimed[sid]:
+                    claimed[sid].append(name)
+    return claimed
+
+
+def check_security_checklist(page: str, test_sources: Mapping[str, str]) -> list[str]:
+    """A checklist row still marked *planned* while a test claims that id is stale."""
+    rows = dict(_CHECKLIST_ROW.findall(page))
+    problems: list[str] = []
+    for sid, files in sorted(security_ids_claimed(test_sources).items()):
+        cell = rows.get(sid)
+        if cell is not None and cell.lower().startswith("planned"):
+            problems.append(
+                f"docs/hardening.md says {sid} is planned, but {', '.join(files)} claims "
+                f"SECURITY {sid}: replace `planned` with the test(s) as "
+                "[`tests/path/test_file.py::test_name`](../tests/path/test_file.py)"
+            )
+    return problems
+
+
+def collect_test_sources(root: Path) -> dict[str, str]:
+    """Every test module's source, by repository-relative path (``tests/docs`` excluded:
+    its planted examples are not claims)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((root / "tests").rglob("test_*.py"))
+        if "docs" not in p.relative_to(root / "tests").parts[:1]
+    }

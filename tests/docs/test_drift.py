@@ -1,0 +1,384 @@
+"""Docs drift checks on the real repository, and proof that each one fires on planted drift
+(SPEC §3.1 #9; ADR-0015, ADR-0020, ADR-0023).
+
+Every failure message says how to fix it. The checkers live in :mod:`tests.docs.drift`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from app.core.settings import Settings
+from tests.docs import drift
+from tests.docs.drift import REPO
+
+
+def _fail(problems: list[str]) -> str:
+    return "\n".join(["docs drift:", *(f"  - {p}" for p in problems)])
+
+
+def _read(rel: Path | str) -> str:
+    return (REPO / rel).read_text(encoding="utf-8")
+
+
+# --- OpenAPI snapshot --------------------------------------------------------------
+
+
+def test_openapi_snapshot_matches_the_app(app: FastAPI) -> None:
+    snapshot = REPO / drift.SNAPSHOT
+    committed = snapshot.read_text(encoding="utf-8") if snapshot.is_file() else None
+    problems = drift.check_openapi_snapshot(app.openapi(), committed)
+    assert not problems, _fail(problems)
+
+
+def test_stale_snapshot_is_reported_with_the_fix(app: FastAPI) -> None:
+    """Planted drift: a route added to the app but not to the snapshot."""
+    committed = drift.render_schema(app.openapi())
+    extra = APIRouter()
+
+    @extra.get("/api/v1/planted", summary="Planted")
+    async def planted() -> dict[str, str]:
+        """Planted."""
+        return {}
+
+    app.include_router(extra)
+    app.openapi_schema = None
+    problems = drift.check_openapi_snapshot(app.openapi(), committed)
+    assert len(problems) == 1
+    assert "is stale" in problems[0]
+    assert "+ GET /api/v1/planted" in problems[0]
+    assert "run `make openapi`" in problems[0]
+    assert "is missing" in drift.check_openapi_snapshot(app.openapi(), None)[0]
+
+
+def test_every_operation_is_documented(app: FastAPI) -> None:
+    problems = drift.check_api_docs(app.openapi(), _read(drift.API_PAGE))
+    assert not problems, _fail(problems)
+
+
+def test_undocumented_route_is_reported(app: FastAPI) -> None:
+    """Planted drift: a route with no docstring, an undeclared tag, and an API page that
+    no longer renders the snapshot."""
+    extra = APIRouter()
+
+    @extra.get("/api/v1/undocumented", tags=["nowhere"])
+    async def undocumented() -> dict[str, str]:
+        return {}
+
+    app.include_router(extra)
+    app.openapi_schema = None
+    problems = drift.check_api_docs(app.openapi(), "# API\n")
+    joined = "\n".join(problems)
+    assert "GET /api/v1/undocumented has no description" in joined
+    assert "give its route function a docstring" in joined
+    assert "GET /api/v1/undocumented has tags ['nowhere']" in joined
+    assert "[OAD(./openapi.json)]" in joined
+    assert not any("/health" in p for p in problems)
+
+
+# --- Settings ----------------------------------------------------------------------
+
+
+def test_settings_env_example_and_config_page_agree() -> None:
+    problems = drift.check_settings(
+        Settings.model_fields, _read(drift.ENV_EXAMPLE), _read(drift.CONFIG_PAGE)
+    )
+    assert not problems, _fail(problems)
+
+
+def test_setting_missing_from_env_example_and_docs_is_reported() -> None:
+    """Planted drift: a new field, a stale .env.example line, a stale docs row, a duplicate."""
+    fields = [*Settings.model_fields, "brand_new_setting"]
+    env = _read(drift.ENV_EXAMPLE) + "\nOLD_SETTING=1\nLOG_LEVEL=DEBUG\n"
+    page = _read(drift.CONFIG_PAGE) + "\n| `GONE_SETTING` | 1 | removed |\n"
+    problems = drift.check_settings(fields, env, page)
+    assert (
+        "BRAND_NEW_SETTING is a Settings field but missing from .env.example: "
+        "add `BRAND_NEW_SETTING=<default>`" in problems
+    )
+    assert any(
+        p.startswith(
+            "BRAND_NEW_SETTING is a Settings field but not documented in docs/configuration.md"
+        )
+        for p in problems
+    )
+    assert any(p.startswith("OLD_SETTING is in .env.example but not a field") for p in problems)
+    assert any(
+        p.startswith("GONE_SETTING is documented in docs/configuration.md") for p in problems
+    )
+    assert any("LOG_LEVEL more than once" in p for p in problems)
+
+
+def test_commented_env_lines_do_not_count() -> None:
+    assert drift.env_example_names("# FOO=1\nBAR=\n  BAZ=2\n") == ["BAR", "BAZ"]
+
+
+# --- Folder docs -------------------------------------------------------------------
+
+
+def test_every_folder_has_its_readme_and_contract() -> None:
+    problems = drift.check_folder_docs(REPO)
+    assert not problems, _fail(problems)
+
+
+def test_every_folder_doc_is_in_the_site_nav() -> None:
+    problems = drift.check_nav_lists_folder_docs(REPO, _read("mkdocs.yml"))
+    assert not problems, _fail(problems)
+
+
+def _skeleton(tmp_path: Path) -> Path:
+    """A minimal documented tree: backend/app with one documented code folder."""
+    root = tmp_path / "repo"
+    for folder in ("backend/app", "backend/app/core", *drift.TOP_LEVEL_FOLDERS):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "README.md").write_text("# x\n")
+    for folder in ("backend/app", "backend/app/core"):
+        (root / folder / "__init__.py").write_text("")
+        (root / folder / "CONTRACT.md").write_text("# x\n")
+    return root
+
+
+def test_folder_without_readme_or_contract_is_reported(tmp_path: Path) -> None:
+    """Planted drift: a new code folder with neither file, and a missing top-level README."""
+    root = _skeleton(tmp_path)
+    assert drift.check_folder_docs(root) == []
+    (root / "backend/app/billing").mkdir()
+    (root / "backend/app/billing/service.py").write_text("")
+    (root / "backend/app/billing/__pycache__").mkdir()
+    (root / "examples/README.md").unlink()
+    problems = drift.check_folder_docs(root)
+    assert len(problems) == 3, problems
+    assert problems[0].startswith("backend/app/billing/ has no README.md: add one")
+    assert problems[1].startswith("backend/app/billing/ holds Python code but has no CONTRACT.md")
+    assert problems[2] == "examples/ has no README.md: add one and list it in mkdocs.yml nav"
+    nav = drift.check_nav_lists_folder_docs(root, "nav:\n  - x: backend/app/core/README.md\n")
+    assert (
+        "backend/app/core/CONTRACT.md is not in mkdocs.yml nav: add "
+        "`- backend/app/core/CONTRACT.md` under its section" in nav
+    )
+    assert not any(p.startswith("backend/app/core/README.md") for p in nav)
+
+
+# --- ADRs --------------------------------------------------------------------------
+
+
+def test_adrs_are_well_formed_and_indexed() -> None:
+    problems = drift.check_adrs(REPO)
+    assert not problems, _fail(problems)
+
+
+def test_every_test_named_by_docs_exists() -> None:
+    problems = drift.check_test_references(REPO)
+    assert not problems, _fail(problems)
+
+
+GOOD_ADR = """---
+status: accepted
+date: 2026-11-22
+---
+
+# Use planted things
+
+## Context and Problem Statement
+
+Why.
+
+## Considered Options
+
+* A
+
+## Decision Outcome
+
+Chosen option: A.
+
+### Consequences
+
+* Good.
+
+### Confirmation
+
+`tests/unit/test_planted.py::test_real`
+"""
+
+
+def _adr_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "adr").mkdir(parents=True)
+    (root / "tests/unit").mkdir(parents=True)
+    (root / "tests/unit/test_planted.py").write_text(
+        "def test_real():\n    pass\n\nclass TestGroup:\n    def test_inner(self):\n        pass\n"
+    )
+    (root / "adr/0001-use-planted-things.md").write_text(GOOD_ADR)
+    (root / "adr/README.md").write_text(
+        "| ADR | title | status |\n|---|---|---|\n"
+        "| [0001](0001-use-planted-things.md) | Use planted things | accepted |\n"
+    )
+    return root
+
+
+def test_malformed_unindexed_adr_is_reported(tmp_path: Path) -> None:
+    """Planted drift: missing front matter and sections, no Confirmation test, not indexed."""
+    root = _adr_repo(tmp_path)
+    assert drift.check_adrs(root) == []
+    (root / "adr/0002-Bad_Name.md").write_text("# Bad\n\n## Context and Problem Statement\n")
+    (root / "adr/0001-use-planted-things.md").write_text(
+        GOOD_ADR.replace("`tests/unit/test_planted.py::test_real`", "Reviewed by hand.")
+    )
+    problems = "\n".join(drift.check_adrs(root))
+    assert "adr/0002-Bad_Name.md: rename to NNNN-kebab-case-title.md" in problems
+    assert "adr/0002-Bad_Name.md: start with front matter" in problems
+    assert "add the section `## Decision Outcome` (MADR 4)" in problems
+    assert "adr/0001-use-planted-things.md: its Confirmation must name the enforcing test" in (
+        problems
+    )
+    assert "0002-Bad_Name.md is not in adr/README.md: add the row" in problems
+
+
+def test_stale_or_dangling_index_row_is_reported(tmp_path: Path) -> None:
+    root = _adr_repo(tmp_path)
+    (root / "adr/README.md").write_text(
+        "| [0001](0001-use-planted-things.md) | Old title | accepted |\n"
+        "| [0009](0009-gone.md) | Gone | accepted |\n"
+    )
+    problems = drift.check_adrs(root)
+    assert (
+        "adr/README.md row for 0001-use-planted-things.md is out of date: make it "
+        "`| [0001](0001-use-planted-things.md) | Use planted things | accepted |`" in problems
+    )
+    assert "adr/README.md lists 0009-gone.md, which does not exist: remove the row" in problems
+
+
+def test_adr_naming_a_nonexistent_test_is_reported(tmp_path: Path) -> None:
+    """Planted drift: an ADR citing a test that was renamed, and a file that is gone."""
+    root = _adr_repo(tmp_path)
+    assert drift.check_test_references(root, [root / "adr/0001-use-planted-things.md"]) == []
+    adr = root / "adr/0001-use-planted-things.md"
+    adr.write_text(
+        GOOD_ADR.replace(
+            "::test_real`",
+            "::test_renamed` `tests/unit/test_planted.py::"
+            "TestGroup::test_inner` `tests/gone.py::test_x`",
+        )
+    )
+    problems = drift.check_test_references(root, [adr])
+    assert problems == [
+        "adr/0001-use-planted-things.md cites tests/gone.py::test_x but tests/gone.py does not "
+        "exist: fix the path",
+        "adr/0001-use-planted-things.md cites tests/unit/test_planted.py::test_renamed, which is "
+        "not defined in tests/unit/test_planted.py: name an existing test or write it",
+    ]
+
+
+# --- Commands named by AGENTS.md and README.md ------------------------------------
+
+
+def test_every_make_command_in_agents_and_readme_exists() -> None:
+    docs = {name: _read(name) for name in ("AGENTS.md", "README.md") if (REPO / name).is_file()}
+    assert "AGENTS.md" in docs, "AGENTS.md is missing"
+    problems = drift.check_make_commands(docs, _read("Makefile"))
+    assert not problems, _fail(problems)
+
+
+def test_unknown_make_command_is_reported() -> None:
+    """Planted drift: a command in a code block and a code span that the Makefile lacks;
+    prose ("make sure") is not a command."""
+    makefile = "run: x ## r\n\ttrue\ntest: ## t\n\ttrue\nVAR := 1\n"
+    doc = "Make sure to `make run`.\n\n```bash\nmake test\nmake deploy\n```\n`make  lint`\n"
+    assert drift.check_make_commands({"AGENTS.md": doc}, makefile) == [
+        "AGENTS.md names `make deploy`, which is not a Makefile target: add the target "
+        "(with a `## help` comment) or fix the document",
+        "AGENTS.md names `make lint`, which is not a Makefile target: add the target "
+        "(with a `## help` comment) or fix the document",
+    ]
+    assert drift.make_targets(makefile) == {"run", "test"}
+
+
+# --- Layer rules (import-linter) ---------------------------------------------------
+
+
+def test_import_contracts_pass() -> None:
+    """`lint-imports` (the layer rules of SPEC §2) passes on the tree."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    binary = str(exe) if exe.exists() else shutil.which("lint-imports")
+    assert binary, "lint-imports is not installed: run `make install`"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "backend")}
+    result = subprocess.run(
+        [binary, "--no-cache"], cwd=REPO, capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, (
+        "import contracts are broken (fix the import, or change the rule in pyproject.toml "
+        f"with an ADR):\n{result.stdout}\n{result.stderr}"
+    )
+
+
+def test_layer_contracts_cover_every_app_module() -> None:
+    problems = drift.check_layer_contracts(drift.load_pyproject(REPO), REPO / drift.APP_DIR)
+    assert not problems, _fail(problems)
+
+
+def test_new_domain_missing_from_layer_contracts_is_reported(tmp_path: Path) -> None:
+    """Planted drift: a new domain package that core's and db's contracts do not forbid."""
+    app_dir = tmp_path / "app"
+    for package in ("core", "db", "billing"):
+        (app_dir / package).mkdir(parents=True)
+        (app_dir / package / "__init__.py").write_text("")
+    (app_dir / "main.py").write_text("")
+    pyproject = {
+        "tool": {
+            "importlinter": {
+                "contracts": [
+                    {
+                        "type": "forbidden",
+                        "source_modules": ["app.core"],
+                        "forbidden_modules": ["app.db", "app.main"],
+                    },
+                    {
+                        "type": "forbidden",
+                        "source_modules": ["app.db"],
+                        "forbidden_modules": ["app.main", "app.billing"],
+                    },
+                ]
+            }
+        }
+    }
+    problems = drift.check_layer_contracts(pyproject, app_dir)
+    assert problems == [
+        "app.billing is not in the forbidden_modules of the import-linter contract for app.core "
+        'in pyproject.toml: add "app.billing" there (SPEC §2: dependencies point inward)'
+    ]
+
+
+def test_snapshot_is_sorted_and_newline_terminated() -> None:
+    text = _read(drift.SNAPSHOT)
+    assert text.endswith("}\n")
+    assert text == drift.render_schema(json.loads(text)), "run `make openapi`"
+
+
+# --- Security checklist on the hardening page --------------------------------------
+
+
+def test_security_checklist_is_current() -> None:
+    problems = drift.check_security_checklist(
+        _read("docs/hardening.md"), drift.collect_test_sources(REPO)
+    )
+    assert not problems, _fail(problems)
+
+
+def test_checklist_row_left_planned_is_reported() -> None:
+    """Planted drift: a test claims T2 while the table still says planned."""
+    page = "| T1 | sig | [`t`](x) |\n| T2 | alg | planned |\n| RL5 | breaker | planned |\n"
+    sources = {"tests/unit/test_tokens.py": '"""Tokens (SECURITY T1, T2; RL5)."""\n'}
+    problems = drift.check_security_checklist(page, sources)
+    assert len(problems) == 2
+    assert problems[0].startswith(
+        "docs/hardening.md says RL5 is planned, but tests/unit/test_tokens.py claims SECURITY RL5"
+    )
+    assert "docs/hardening.md says T2 is planned" in problems[1]
+    assert "replace `planned` with the test(s)" in problems[1]

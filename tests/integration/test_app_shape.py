@@ -1,0 +1,74 @@
+"""The shape of the application: entrypoint, versioned surface, middleware stack
+(SPEC §3.1 #3, #4; ADR-0002, ADR-0006, ADR-0010)."""
+
+from __future__ import annotations
+
+import inspect
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.middleware.base import BaseHTTPMiddleware
+from uvicorn.importer import import_from_string
+
+from app.core.middleware import RequestGuardMiddleware
+from app.core.openapi import API_V1_PREFIX
+
+#: Unversioned paths allowed next to /api/v1 (SPEC §3.1 #4).
+LEGACY_PATHS = {"/health", "/auth/login", "/auth/me"}
+#: Framework-served paths (docs UI and schema).
+FRAMEWORK_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def test_uvicorn_entrypoint_is_app_main_app() -> None:
+    """`uvicorn app.main:app` resolves to a FastAPI application (ADR-0010)."""
+    app = import_from_string("app.main:app")
+    assert isinstance(app, FastAPI)
+
+
+def _api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """``(public path, route)`` for every API route, included routers too."""
+    return [
+        (context.path, context.original_route)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+    ]
+
+
+def test_every_route_is_versioned_or_a_declared_legacy_alias(app: FastAPI) -> None:
+    """Every API route lives under /api/v1 unless it is one of the legacy aliases (ADR-0002)."""
+    routes = _api_routes(app)
+    assert routes, "no API routes found"
+    stray = [
+        path
+        for path, _ in routes
+        if not path.startswith(f"{API_V1_PREFIX}/") and path not in LEGACY_PATHS
+    ]
+    assert stray == [], f"routes outside {API_V1_PREFIX}: {stray}"
+
+
+def test_legacy_auth_aliases_are_deprecated_in_openapi(app: FastAPI) -> None:
+    """The unversioned /auth/* aliases, where present, are marked deprecated (ADR-0002)."""
+    paths = app.openapi()["paths"]
+    for path in LEGACY_PATHS - {"/health"}:
+        for operation in paths.get(path, {}).values():
+            assert operation.get("deprecated") is True, path
+
+
+def test_route_paths_are_full_templates(app: FastAPI) -> None:
+    """Routers carry their full prefix: each route's own path is the public template, so
+    ``scope["route"].path`` in logs and metrics equals what clients call (ADR-0002)."""
+    routes = _api_routes(app)
+    assert routes, "no API routes found"
+    for public_path, route in routes:
+        assert route.path == public_path, f"{public_path}: prefix added at include time"
+    schema_paths = set(app.openapi()["paths"])
+    assert {route.path for _, route in routes if route.include_in_schema} == schema_paths
+
+
+def test_middleware_is_pure_asgi_and_the_guard_is_outermost(app: FastAPI) -> None:
+    """No BaseHTTPMiddleware anywhere; the request guard wraps everything (ADR-0006)."""
+    classes = [m.cls for m in app.user_middleware]
+    assert classes, "the app has no middleware"
+    for cls in classes:
+        assert not (inspect.isclass(cls) and issubclass(cls, BaseHTTPMiddleware)), cls
+    assert classes[0] is RequestGuardMiddleware

@@ -1,0 +1,183 @@
+"""HTTP security defaults: headers, CORS, trusted hosts, the docs switch, offline docs
+(ADR-0027; SECURITY H1, H2, H3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.types import Receive, Scope, Send
+
+from app.core.settings import Settings
+from tests.fixtures.app import serve
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (response.request.url, name)
+    assert "content-security-policy" in response.headers
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
+async def test_h1_security_headers_on_every_response(make_app: Callable[..., FastAPI]) -> None:
+    """SECURITY H1: 2xx, 4xx (401/404/405/413/422) and the guard's own 500 all carry the
+    headers, exactly once."""
+    app = make_app(max_request_body_bytes=1024)
+
+    async def boom(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("escaped every handler")
+
+    app.router.add_route("/boom", boom)  # a raw ASGI endpoint whose error reaches the guard
+    async with serve(app) as client:
+        answers = [
+            await client.get("/health"),
+            await client.get("/api/v1/users/me"),
+            await client.get("/nope"),
+            await client.delete("/health"),
+            await client.post("/api/v1/users", json={"email": "x"}),
+            await client.post("/api/v1/users", content=b"x" * 2048),
+            await client.post("/api/v1/auth/login", data={"username": "a@b.co", "password": "x"}),
+            await client.get("/boom"),
+        ]
+    assert [r.status_code for r in answers] == [200, 401, 404, 405, 422, 413, 401, 500]
+    for response in answers:
+        assert_security_headers(response)
+    assert "strict-transport-security" not in answers[0].headers
+
+
+async def test_h1_hsts_when_configured(make_app: Callable[..., FastAPI]) -> None:
+    async with serve(make_app(hsts_max_age_seconds=31536000)) as client:
+        response = await client.get("/health")
+    assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+
+
+async def test_h2_allowed_origin_gets_a_grant_and_others_do_not(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """SECURITY H2: only listed origins are granted; a refused preflight is an envelope."""
+    app = make_app(cors_origins=["https://app.example.com"], cors_allow_credentials=True)
+    async with serve(app) as client:
+        good = await client.get("/health", headers={"Origin": "https://app.example.com"})
+        evil = await client.get("/health", headers={"Origin": "https://evil.example.com"})
+        null = await client.get("/health", headers={"Origin": "null"})
+        preflight_ok = await client.options(
+            "/api/v1/users/me",
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "Authorization",
+            },
+        )
+        preflight_bad = await client.options(
+            "/api/v1/users/me",
+            headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"},
+        )
+    assert good.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert good.headers["access-control-allow-credentials"] == "true"
+    assert "x-request-id" in good.headers["access-control-expose-headers"].lower()
+    for refused in (evil, null):
+        assert "access-control-allow-origin" not in refused.headers
+    assert preflight_ok.status_code == 200
+    assert preflight_ok.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert preflight_bad.status_code == 400
+    assert "access-control-allow-origin" not in preflight_bad.headers
+    assert preflight_bad.json()["error"]["code"] == "bad_request"
+    assert_security_headers(preflight_bad)
+
+
+async def test_h2_no_cors_headers_without_an_allowlist(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health", headers={"Origin": "https://app.example.com"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"cors_origins": ["*"], "cors_allow_credentials": True},
+        {"cors_origins": ["null"]},
+        {"cors_origins": ["https://app.example.com/path"]},
+        {"cors_origins": ["app.example.com"]},
+        {"trusted_proxies": ["not-a-network"]},
+    ],
+)
+def test_h2_dangerous_settings_are_refused(overrides: dict[str, Any]) -> None:
+    """SECURITY H2: `*` with credentials, `null`, and non-origins fail at startup."""
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, **overrides)
+
+
+def test_list_settings_read_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example.com, http://localhost:3000")
+    monkeypatch.setenv("TRUSTED_HOSTS", '["api.example.com"]')
+    settings = Settings(_env_file=None)
+    assert settings.cors_origins == ["https://a.example.com", "http://localhost:3000"]
+    assert settings.trusted_hosts == ["api.example.com"]
+
+
+async def test_trusted_hosts_refuse_other_hosts_with_an_envelope(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    app = make_app(trusted_hosts=["api.example.com", "*.internal.example.com"])
+    async with serve(app) as client:
+        ok = await client.get("/health", headers={"Host": "api.example.com:8443"})
+        sub = await client.get("/health", headers={"Host": "a.internal.example.com"})
+        bad = await client.get("/health", headers={"Host": "evil.example.com"})
+    assert ok.status_code == sub.status_code == 200
+    assert bad.status_code == 400
+    assert bad.json()["error"]["request_id"] == bad.headers["x-request-id"]
+    assert_security_headers(bad)
+
+
+async def test_h3_docs_disabled_answer_404_envelopes(make_app: Callable[..., FastAPI]) -> None:
+    """SECURITY H3: with DOCS_ENABLED=false the docs pages and the schema do not exist."""
+    async with serve(make_app(docs_enabled=False)) as client:
+        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+            response = await client.get(path)
+            assert response.status_code == 404, path
+            assert response.json()["error"]["code"] == "not_found"
+            assert_security_headers(response)
+
+
+async def test_docs_are_served_from_self_hosted_assets(client: httpx.AsyncClient) -> None:
+    """/docs and /redoc reference only same-origin assets, which are served (no CDN)."""
+    for page in ("/docs", "/redoc"):
+        response = await client.get(page)
+        assert response.status_code == 200
+        html = response.text
+        assert "cdn.jsdelivr.net" not in html
+        assert "fonts.googleapis.com" not in html
+        assert "/docs/assets/" in html
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        response = await client.get(f"/docs/assets/{asset}")
+        assert response.status_code == 200, asset
+        assert len(response.content) > 10_000
+    assert (await client.get("/docs/oauth2-redirect")).status_code == 200
+    assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_api_responses_use_the_strict_csp(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_429_is_declared_for_limited_operations(app: FastAPI) -> None:
+    """Login (always throttled) and rate-limit-scoped operations declare 429 + Retry-After."""
+    paths = app.openapi()["paths"]
+    login = paths["/api/v1/auth/login"]["post"]["responses"]
+    assert "Retry-After" in login["429"]["headers"]
+    assert "429" in paths["/api/v1/users/me"]["get"]["responses"]
+    assert "429" not in paths["/api/v1/health/live"]["get"]["responses"]

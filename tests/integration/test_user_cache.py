@@ -1,0 +1,132 @@
+"""The user payload cache (SPEC §3.3, ADR-0025; SECURITY RL8).
+
+Runs on fakeredis by default and on the real Redis in ``REDIS_URL`` when set.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from app.core.redis import create_redis
+from app.core.settings import Settings
+from app.main import create_app
+from app.users.repository import UserRepository
+from app.users.service import UserService
+from tests.fixtures.app import serve
+from tests.fixtures.auth import add_user, bearer, login
+
+
+async def _set_active(app: FastAPI, user_id: uuid.UUID, active: bool) -> None:
+    """Change a user through the service, as any write path does."""
+    async with app.state.db.sessionmaker() as session:
+        service = UserService(session, None, app.state.user_cache)  # type: ignore[arg-type]
+        user = await UserRepository(session).get_by_id(user_id)
+        assert user is not None
+        await service.set_active(user, active)
+        await session.commit()
+
+
+async def _admin_and_target(app: FastAPI, client: httpx.AsyncClient) -> tuple[str, uuid.UUID]:
+    await add_user(app, "admin@example.com", is_superuser=True)
+    target = await add_user(app, "target@example.com")
+    return await login(client, "admin@example.com"), target
+
+
+async def test_off_by_default(app: FastAPI, client: httpx.AsyncClient, redis: Redis) -> None:
+    """SPEC §3.1 #6: nothing is cached unless CACHE_ENABLED."""
+    token, target = await _admin_and_target(app, client)
+    for _ in range(2):
+        assert (
+            await client.get(f"/api/v1/users/{target}", headers=bearer(token))
+        ).status_code == 200
+    assert await redis.keys("cache:*") == []
+
+
+async def test_second_read_is_served_from_redis(
+    make_app: Callable[..., FastAPI], redis: Redis
+) -> None:
+    """The first read fills the cache (with a TTL); the second is a hit: same payload."""
+    app = make_app(cache_enabled=True, cache_default_ttl_seconds=30)
+    async with serve(app) as client:
+        token, target = await _admin_and_target(app, client)
+        first = await client.get(f"/api/v1/users/{target}", headers=bearer(token))
+        assert app.state.user_cache.stats == {"hit": 0, "miss": 1, "error": 0}
+        key = f"cache:user:{target}"
+        assert 0 < await redis.ttl(key) <= 30
+        second = await client.get(f"/api/v1/users/{target}", headers=bearer(token))
+    assert app.state.user_cache.stats["hit"] == 1
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+
+
+async def test_authorization_is_checked_on_every_read(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """SECURITY A1 with the cache on: a cached payload is never served to a caller who may
+    not see it (403, as without the cache)."""
+    app = make_app(cache_enabled=True)
+    async with serve(app) as client:
+        token, target = await _admin_and_target(app, client)
+        assert (
+            await client.get(f"/api/v1/users/{target}", headers=bearer(token))
+        ).status_code == 200
+        await add_user(app, "nosy@example.com")
+        nosy = await login(client, "nosy@example.com")
+        response = await client.get(f"/api/v1/users/{target}", headers=bearer(nosy))
+    assert response.status_code == 403
+
+
+async def test_set_active_invalidates(make_app: Callable[..., FastAPI], redis: Redis) -> None:
+    """Any change to a user invalidates its entry: the next read shows the change."""
+    app = make_app(cache_enabled=True)
+    async with serve(app) as client:
+        token, target = await _admin_and_target(app, client)
+        url = f"/api/v1/users/{target}"
+        assert (await client.get(url, headers=bearer(token))).json()["is_active"] is True
+        assert (await client.get(url, headers=bearer(token))).json()["is_active"] is True
+        await _set_active(app, target, False)
+        assert await redis.exists(f"cache:user:{target}") == 0
+        assert (await client.get(url, headers=bearer(token))).json()["is_active"] is False
+
+
+async def test_garbage_in_redis_is_a_miss(make_app: Callable[..., FastAPI], redis: Redis) -> None:
+    """SECURITY RL8: a value that is not our payload is a miss, not an error."""
+    app = make_app(cache_enabled=True)
+    async with serve(app) as client:
+        token, target = await _admin_and_target(app, client)
+        url = f"/api/v1/users/{target}"
+        for junk in ("not json", '{"id": 1}', "[1, 2]"):
+            await redis.set(f"cache:user:{target}", junk)
+            response = await client.get(url, headers=bearer(token))
+            assert response.status_code == 200
+            assert response.json()["id"] == str(target)
+
+
+async def test_redis_error_is_a_miss(make_settings: Callable[..., Settings]) -> None:
+    """SECURITY RL8: Redis on a closed port -> reads come from the database, no 5xx."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = make_settings(cache_enabled=True, redis_url=f"redis://127.0.0.1:{port}/0")
+    broken = create_redis(settings)
+    assert broken is not None
+    app = create_app(settings, redis=broken)
+    try:
+        async with serve(app) as client:
+            token, target = await _admin_and_target(app, client)
+            for _ in range(3):
+                response = await client.get(f"/api/v1/users/{target}", headers=bearer(token))
+                assert response.status_code == 200
+            await _set_active(app, target, False)  # invalidation cannot reach Redis
+            response = await client.get(f"/api/v1/users/{target}", headers=bearer(token))
+            assert response.json()["is_active"] is False
+    finally:
+        await broken.aclose()
+    assert app.state.user_cache.stats["hit"] == 0
+    assert app.state.user_cache.stats["error"] >= 1

@@ -1,0 +1,229 @@
+"""Access-token rules (SECURITY T1-T8, T11; ADR-0018). HTTP-level checks live in
+tests/integration/test_auth_tokens.py."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import string
+import uuid
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from typing import Any
+
+import jwt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.auth.tokens import (
+    ACCESS_TOKEN_TYPE,
+    MAX_TOKEN_LENGTH,
+    InvalidToken,
+    create_access_token,
+    decode_access_token,
+)
+from app.core.settings import Settings
+
+SECRET = "unit-test-secret-" + "0123456789abcdef" * 3  # pragma: allowlist secret
+OTHER = "another-secret-that-is-also-long-enough-987654321"  # pragma: allowlist secret
+USER = uuid.UUID("7f0c2c2e-6a43-4c59-9d65-3c1a1a6f2b11")
+
+
+def _settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"app_env": "test", "jwt_secret_key": SECRET}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": str(USER),
+        "type": ACCESS_TOKEN_TYPE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _sign(claims: dict[str, Any], key: str = SECRET, alg: str = "HS256", **headers: Any) -> str:
+    return jwt.encode(claims, key, algorithm=alg, headers=headers or None)
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _rejects(token: str, settings: Settings | None = None) -> None:
+    with pytest.raises(InvalidToken):
+        decode_access_token(token, settings or _settings())
+
+
+def test_round_trip_and_claims() -> None:
+    """Issued tokens decode to their subject and carry exp/iat/nbf/sub/type."""
+    settings = _settings()
+    issued = create_access_token(USER, settings)
+    assert decode_access_token(issued.token, settings) == USER
+    assert issued.expires_in == settings.jwt_access_token_expires_minutes * 60
+    claims = jwt.decode(issued.token, SECRET, algorithms=["HS256"])
+    assert set(claims) == {"sub", "type", "iat", "nbf", "exp"}
+    assert jwt.get_unverified_header(issued.token)["alg"] == "HS256"
+
+
+def test_t1_token_signed_with_another_key_is_rejected() -> None:
+    """SECURITY T1: the signature is verified with the configured key."""
+    _rejects(_sign(_claims(), key=OTHER))
+
+
+def test_t2_alg_none_and_other_algorithms_are_rejected() -> None:
+    """SECURITY T2: only the configured algorithm; alg=none (with/without signature), HS512."""
+    body = _b64({**_claims(), "iat": 1, "nbf": 1, "exp": 9_999_999_999})
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{body}."
+    with_sig = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{body}.c2lnbmF0dXJl"
+    for token in (unsigned, with_sig, _sign(_claims(), alg="HS512"), _sign(_claims(), alg="HS384")):
+        _rejects(token)
+
+
+def test_t3_key_headers_are_ignored() -> None:
+    """SECURITY T3: jwk/jku/kid/x5u never choose the key: attacker-keyed tokens fail, and
+    the headers on a correctly signed token change nothing."""
+    attacker_jwk = {"kty": "oct", "k": base64.urlsafe_b64encode(OTHER.encode()).decode()}
+    hostile = {"jwk": attacker_jwk, "jku": "https://evil.example/keys", "kid": "../../dev/null"}
+    _rejects(_sign(_claims(), key=OTHER, **hostile))
+    assert (
+        decode_access_token(_sign(_claims(), kid="whatever", x5u="https://x"), _settings()) == USER
+    )
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        _claims(exp=None),
+        _claims(exp=datetime.now(UTC) - timedelta(minutes=1)),
+        _claims(nbf=datetime.now(UTC) + timedelta(minutes=5)),
+        _claims(iat=None),
+        _claims(exp="tomorrow"),
+    ],
+    ids=["no-exp", "expired", "future-nbf", "no-iat", "non-numeric-exp"],
+)
+def test_t4_exp_required_and_time_claims_enforced(claims: dict[str, Any]) -> None:
+    """SECURITY T4: exp required and enforced, nbf enforced (small leeway)."""
+    _rejects(_sign(claims))
+
+
+def test_t4_leeway_is_small() -> None:
+    """SECURITY T4: a token expired 10+ seconds ago is already refused."""
+    _rejects(_sign(_claims(exp=datetime.now(UTC) - timedelta(seconds=11))))
+
+
+@pytest.mark.parametrize(
+    "sub", [None, 123, "", "not-a-uuid", ["x"]], ids=["missing", "int", "empty", "str", "list"]
+)
+def test_t5_sub_required_string_user_id(sub: Any) -> None:
+    """SECURITY T5: sub is required and must be a string naming a user id."""
+    claims = _claims()
+    claims.pop("sub")
+    if sub is not None:
+        claims["sub"] = sub
+    _rejects(_sign(claims))
+
+
+@pytest.mark.parametrize("kind", ["refresh", "reset", "verify", None, ""])
+def test_t6_other_token_kinds_are_rejected(kind: str | None) -> None:
+    """SECURITY T6: a token whose type claim is not "access" cannot be used as one."""
+    claims = _claims()
+    claims.pop("type")
+    if kind is not None:
+        claims["type"] = kind
+    _rejects(_sign(claims))
+
+
+def test_t6_issuer_and_audience_enforced_when_configured() -> None:
+    """SECURITY T6: with JWT_ISSUER/JWT_AUDIENCE set, tokens must carry matching iss/aud."""
+    settings = _settings(jwt_issuer="https://issuer.test", jwt_audience="api")
+    good = create_access_token(USER, settings).token
+    assert decode_access_token(good, settings) == USER
+    _rejects(_sign(_claims()), settings)  # no iss/aud
+    _rejects(_sign(_claims(iss="https://issuer.test", aud="other")), settings)
+    _rejects(_sign(_claims(iss="https://evil.test", aud="api")), settings)
+    # A token for another audience is refused even where no audience is configured.
+    _rejects(_sign(_claims(aud="api")))
+
+
+def test_t7_crit_header_rejected_and_pyjwt_recent() -> None:
+    """SECURITY T7: a crit header -> rejected; PyJWT >= 2.12 (advisories)."""
+    _rejects(_sign(_claims(), crit=["exp"]))
+    _rejects(_sign(_claims(), crit=["b64"], b64=False))
+    major, minor = (int(x) for x in version("PyJWT").split(".")[:2])
+    assert (major, minor) >= (2, 12)
+
+
+@pytest.mark.parametrize(
+    "secret", ["short", "changeme", "secret", "insecure-local-development-secret-change-me"]
+)
+def test_t8_weak_secret_refused_outside_local_and_test(secret: str) -> None:
+    """SECURITY T8: APP_ENV=prod refuses a short or placeholder JWT secret."""
+    with pytest.raises(ValueError, match="JWT_SECRET_KEY"):
+        Settings(_env_file=None, app_env="prod", jwt_secret_key=secret)
+    assert Settings(_env_file=None, app_env="prod", jwt_secret_key=SECRET).app_env == "prod"
+
+
+GARBAGE = [
+    "",
+    ".",
+    "..",
+    "...",
+    "a.b.c",
+    "Bearer x",
+    "eyJ",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "eyJhbGciOiJIUzI1NiJ9..",
+    f"{_b64({'alg': 'HS256'})}.{_b64({'sub': 'x'})}.",
+    f"{_b64({'alg': 'HS256'})}.bm90IGpzb24.sig",
+    f"{_b64([1, 2])}.{_b64({})}.sig",
+    f"{_b64({'alg': None})}.{_b64({})}.sig",
+    f"{_b64({'alg': 'HS256', 'crit': 5})}.{_b64({})}.sig",
+    _sign(_claims(exp=10**30), key=OTHER),
+    _sign(_claims(iat="yesterday")),
+    _sign(_claims(nbf="x")),
+    _sign(_claims(sub=str(USER) + "\x00")),
+    "\x00\x01\x02",
+    "🔐.🔐.🔐",
+    "x" * (MAX_TOKEN_LENGTH + 1),
+]
+
+
+@pytest.mark.parametrize("token", GARBAGE)
+def test_t11_garbage_tokens_are_invalid_not_errors(token: str) -> None:
+    """SECURITY T11: the parser only ever raises InvalidToken."""
+    _rejects(token)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.builds(
+            lambda a, b, c: f"{a}.{b}.{c}",
+            st.text(
+                alphabet=string.ascii_letters + string.digits + "-_=",
+                max_size=80,
+            ),
+            st.text(max_size=80),
+            st.text(max_size=40),
+        ),
+        st.dictionaries(
+            st.text(max_size=5),
+            st.one_of(st.integers(), st.text(max_size=10), st.none()),
+            max_size=5,
+        ).map(lambda header: f"{_b64(header)}.{_b64(_claims(iat=1, nbf=1, exp=2**31))}.sig"),
+    )
+)
+def test_t11_fuzzed_tokens_never_raise_anything_but_invalid_token(token: str) -> None:
+    """SECURITY T11: whatever the input, decode returns a user id or raises InvalidToken."""
+    with contextlib.suppress(InvalidToken):
+        decode_access_token(token, _settings())
