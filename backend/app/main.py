@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app import __version__
-from app.api.router import api_router
+from app.api.router import include_routers
 from app.auth.tokens import InvalidToken, decode_access_token
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
     app.state.settings = settings
     install_error_handlers(app)
     install_db_error_handlers(app)
-    app.include_router(api_router)
+    include_routers(app)
     # The schema declares every status an operation can return (ADR-0021).
     declare_implicit_errors(app, uses_database=lambda route: route_calls(route, get_session))
     declare_rate_limit_responses(app)

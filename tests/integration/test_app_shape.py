@@ -72,3 +72,28 @@ def test_middleware_is_pure_asgi_and_the_guard_is_outermost(app: FastAPI) -> Non
     for cls in classes:
         assert not (inspect.isclass(cls) and issubclass(cls, BaseHTTPMiddleware)), cls
     assert classes[0] is RequestGuardMiddleware
+
+
+def _runs_on_the_event_loop(call: object) -> bool:
+    """``async def`` (or an object with an ``async def __call__``): FastAPI awaits it
+    instead of handing it to the threadpool."""
+    for candidate in (call, getattr(call, "__call__", None)):  # noqa: B004 - instances too
+        if inspect.iscoroutinefunction(candidate) or inspect.isasyncgenfunction(candidate):
+            return True
+    return False
+
+
+def test_every_endpoint_and_dependency_is_async(app: FastAPI) -> None:
+    """A plain ``def`` dependency runs in the threadpool on every request (a thread
+    hand-off per call, ~1/3 of ``/users/me``'s cost before ADR-0030's fix), so every
+    endpoint and dependency is ``async def``; blocking work goes to an explicit worker
+    thread (password hashing, ADR-0017)."""
+    sync: list[str] = []
+    for path, route in _api_routes(app):
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            if dependant.call is not None and not _runs_on_the_event_loop(dependant.call):
+                sync.append(f"{path}: {getattr(dependant.call, '__qualname__', dependant.call)}")
+            pending.extend(dependant.dependencies)
+    assert sync == [], f"sync endpoints/dependencies (make them async def): {sync}"

@@ -93,7 +93,7 @@ def test_settings_are_printed_with_secrets_redacted(
     out = capsys.readouterr().out
     dump = json.loads(out)
     assert dump["jwt_secret_key"] == REDACTED
-    assert dump["password_hash_max_concurrency"] == 2
+    assert dump["password_hash_max_concurrency"] == 1
     assert secret not in out
     assert "hunter2pw" not in out
 

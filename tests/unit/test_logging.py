@@ -6,10 +6,18 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
-from app.core.logging import ContextFilter, JsonFormatter, TextFormatter, configure_logging
+from app.core.logging import (
+    ContextFilter,
+    JsonFormatter,
+    TextFormatter,
+    configure_logging,
+    redact_text,
+    utc_timestamp,
+)
 from tests.fixtures.app import serve
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"  # pragma: allowlist secret
@@ -118,3 +126,21 @@ async def test_requests_log_no_credentials(make_app, json_lines) -> None:
         await client.get("/health", headers={"Authorization": f"Bearer {JWT}"})
         await client.get("/health?token=" + JWT)
     assert JWT not in json_lines.getvalue()
+
+
+@pytest.mark.parametrize(
+    "created", [0.0, 1_795_000_000.0, 1_795_000_000.0005, 1_795_000_000.9999, 1_795_000_059.5]
+)
+def test_cached_timestamp_equals_isoformat(created: float) -> None:
+    """The per-second cached timestamp (ADR-0030 hot path) is exactly ISO 8601 UTC in ms."""
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert utc_timestamp(created) == expected
+
+
+@pytest.mark.parametrize(
+    "text", [f"token {JWT}", "Authorization: Bearer abc.def", "BEARER xyz", ARGON, BCRYPT]
+)
+def test_the_cheap_pre_check_never_skips_a_secret(text: str) -> None:
+    """Redaction's one-search pre-check (ADR-0030) lets every secret pattern through."""
+    assert redact_text(text) != text
+    assert redact_text("GET /api/v1/users/me 200") == "GET /api/v1/users/me 200"

@@ -8,7 +8,7 @@ full route template in ``scope["route"].path`` for logs and metrics. A future
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from app.auth import routes as auth
 from app.health import routes as health
@@ -19,6 +19,12 @@ LEGACY_ROUTERS: list[APIRouter] = [health.legacy_router, auth.legacy_router]
 #: The public ``/api/v1`` surface.
 V1_ROUTERS: list[APIRouter] = [health.router, auth.router, users.router]
 
-api_router = APIRouter()
-for _router in (*LEGACY_ROUTERS, *V1_ROUTERS):
-    api_router.include_router(_router)
+
+def include_routers(app: FastAPI) -> None:
+    """Include every router directly on ``app``.
+
+    Directly, not through one umbrella router: FastAPI resolves included routers per
+    request, so each extra level of nesting costs every request (docs/performance.md).
+    """
+    for router in (*LEGACY_ROUTERS, *V1_ROUTERS):
+        app.include_router(router)

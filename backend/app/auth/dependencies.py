@@ -39,13 +39,13 @@ oauth2_scheme = OAuth2PasswordBearer(
 NOT_AUTHENTICATED = "Not authenticated."
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """The application's settings (``app.state.settings``)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_password_hasher(request: Request) -> PasswordHasher:
+async def get_password_hasher(request: Request) -> PasswordHasher:
     """The application's :class:`PasswordHasher`, created on first use.
 
     One per application, so ``PASSWORD_HASH_MAX_CONCURRENCY`` bounds the whole

@@ -21,7 +21,7 @@ router = APIRouter(prefix=f"{API_V1_PREFIX}/auth", tags=["auth"])
 legacy_router = APIRouter(prefix="/auth", tags=["auth"], deprecated=True)
 
 
-def get_auth_service(
+async def get_auth_service(
     session: SessionDep, hasher: PasswordHasherDep, settings: SettingsDep
 ) -> AuthService:
     """An :class:`AuthService` bound to the request's session."""

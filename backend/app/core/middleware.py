@@ -42,6 +42,7 @@ class RequestGuardMiddleware:
         #: Defaults for every response (e.g. security headers, ADR-0027): a header the
         #: inner app already set keeps the app's value.
         self.extra_headers = [(k.lower(), v) for k, v in extra_headers or []]
+        self.extra_names = frozenset(k for k, _ in self.extra_headers)
         #: Telemetry hook (ADR-0026); ``None`` costs nothing.
         self.observer = observer
 
@@ -53,7 +54,7 @@ class RequestGuardMiddleware:
         request_id = sanitize_request_id(raw_id)
         token = request_id_var.set(request_id)
         rid_header = (_REQUEST_ID, request_id.encode())
-        extra = self.extra_headers
+        extra, extra_names = self.extra_headers, self.extra_names
         status = 500
         started = False
         start = perf_counter()
@@ -63,10 +64,14 @@ class RequestGuardMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                headers = [h for h in message.get("headers", ()) if h[0].lower() != _REQUEST_ID]
+                # ASGI header names are lowercase (Starlette guarantees it).
+                headers = [h for h in message.get("headers", ()) if h[0] != _REQUEST_ID]
                 if extra:
-                    present = {h[0].lower() for h in headers}
-                    headers += [h for h in extra if h[0] not in present]
+                    present = {h[0] for h in headers}
+                    if present.isdisjoint(extra_names):
+                        headers += extra
+                    else:
+                        headers += [h for h in extra if h[0] not in present]
                 headers.append(rid_header)
                 message["headers"] = headers
             await send(message)

@@ -77,7 +77,8 @@ class Settings(BaseSettings):
 
     # --- Passwords ---------------------------------------------------------
     #: Password hashes computed at once (each argon2id hash holds ~19 MiB; ADR-0017).
-    password_hash_max_concurrency: int = Field(default=2, ge=1, le=64)
+    #: At most cores - 1, so a login burst leaves a core to the event loop (ADR-0030).
+    password_hash_max_concurrency: int = Field(default=1, ge=1, le=64)
 
     # --- Hardening: Redis breaker, rate limits, cache, telemetry (ADR-0024..0028) ---
     #: Consecutive Redis failures that open the circuit breaker (RL5).

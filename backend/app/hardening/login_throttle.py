@@ -95,7 +95,7 @@ class LoginAttempt:
         await self.throttle.succeeded(account)
 
 
-def get_login_attempt(request: Request) -> LoginAttempt:
+async def get_login_attempt(request: Request) -> LoginAttempt:
     """Dependency: the application's :class:`LoginThrottle` for this request's client."""
     throttle: LoginThrottle = request.app.state.login_throttle
     return LoginAttempt(throttle, client_ip(request.scope, throttle.trusted))

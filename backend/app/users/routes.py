@@ -35,7 +35,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_user_cache(request: Request) -> JsonCache | None:
+async def get_user_cache(request: Request) -> JsonCache | None:
     """The application's user payload cache (ADR-0025), if the app has one."""
     cache: JsonCache | None = getattr(request.app.state, "user_cache", None)
     return cache
@@ -44,7 +44,7 @@ def get_user_cache(request: Request) -> JsonCache | None:
 UserCacheDep = Annotated[JsonCache | None, Depends(get_user_cache)]
 
 
-def get_user_service(
+async def get_user_service(
     session: SessionDep, hasher: PasswordHasherDep, cache: UserCacheDep
 ) -> UserService:
     """A :class:`UserService` bound to the request's session."""
