@@ -72,7 +72,7 @@ lint: $(VENV)/.dev validate ## ruff, mypy, import contracts, bandit, detect-secr
 	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 
 .PHONY: check
-check: lint test docs ## Everything CI runs on every change (lint + test + docs)
+check: lint docs test ## Everything CI runs on every change (lint + docs + test)
 
 # --- Reliability and performance (ADR-0030) ----------------------------------------
 .PHONY: fault
@@ -94,6 +94,10 @@ docs: $(VENV)/.docs ## Build the docs site into site/ (--strict, offline); fails
 .PHONY: docs-serve
 docs-serve: $(VENV)/.docs ## Serve the docs site with live reload on http://127.0.0.1:8001
 	$(DOCS_ENV) $(BIN)/mkdocs serve --strict -a 127.0.0.1:8001
+
+.PHONY: docs-browser
+docs-browser: docs $(VENV)/.dev ## Open the built site in headless Chromium: nav, an ADR, a README, the API reference; no external or failed request
+	$(PY) -m tests.docs.browser_check site
 
 .PHONY: openapi
 openapi: $(VENV)/.runtime ## Regenerate the committed OpenAPI snapshot docs/reference/openapi.json

@@ -3,40 +3,35 @@
 Tests use a real PostgreSQL / Redis only when ``DATABASE_URL`` / ``REDIS_URL``
 point at them; otherwise a temporary SQLite file and an in-process fakeredis.
 Nothing else is read from the environment, and ``.env`` is never read.
+
+The suite runs on parallel pytest-xdist workers (``-n auto`` in ``pyproject.toml``).
+Each worker has its own database and Redis db: its own temporary SQLite file, or on a
+real server the database ``<name>_gwN`` (created and dropped by the suite) and the
+Redis db ``<db> - N`` (worker ``gw0`` uses the db in ``REDIS_URL``, ``gw1`` the one
+below it, ...).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
 
 # Must run before `app` is imported: app.main builds an app at import time.
 _DATABASE_URL = os.environ.get("DATABASE_URL")
 _REDIS_URL = os.environ.get("REDIS_URL")
+#: First words of the app's settings (SPEC §4): any such variable is dropped.
+_SETTING_PREFIXES = frozenset(
+    {"APP", "SERVICE", "LOG", "MAX", "DATABASE", "DB", "REDIS", "HEALTH", "JWT", "CORS"}
+    | {"RATE", "CACHE", "TELEMETRY", "DOCS", "TRUSTED", "PASSWORD", "LOGIN", "SECURITY"}
+    | {"METRICS", "PROXY", "FORWARDED", "HSTS"}
+)
+#: Flags for the suite itself, kept although they look like settings.
+_SUITE_FLAGS = frozenset({"DOCS_BROWSER_REQUIRED"})
 for _name in list(os.environ):
-    if _name.isupper() and _name.split("_")[0] in {
-        "APP",
-        "SERVICE",
-        "LOG",
-        "MAX",
-        "DATABASE",
-        "DB",
-        "REDIS",
-        "HEALTH",
-        "JWT",
-        "CORS",
-        "RATE",
-        "CACHE",
-        "TELEMETRY",
-        "DOCS",
-        "TRUSTED",
-        "PASSWORD",
-        "LOGIN",
-        "SECURITY",
-        "METRICS",
-        "PROXY",
-        "FORWARDED",
-        "HSTS",
-    }:
+    if _name.isupper() and _name.split("_")[0] in _SETTING_PREFIXES and _name not in _SUITE_FLAGS:
         del os.environ[_name]
 os.environ["APP_ENV_FILE"] = os.devnull
 os.environ["APP_ENV"] = "test"
@@ -49,11 +44,66 @@ pytest_plugins = [
 ]
 
 
-def real_database_url() -> str | None:
-    """The PostgreSQL (or other) URL the suite was pointed at, if any."""
+#: Redis servers have databases 0-15 unless configured otherwise.
+REDIS_DATABASES = 16
+
+
+def worker_number() -> int | None:
+    """This pytest-xdist worker's number (``gw1`` -> 1), or ``None`` without workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return int(worker.removeprefix("gw")) if worker else None
+
+
+def server_database_url() -> str | None:
+    """``DATABASE_URL`` as given: the server (and the database to connect to) for the suite."""
     return _DATABASE_URL
 
 
+def real_database_url() -> str | None:
+    """This worker's database on the server in ``DATABASE_URL`` (``<name>_gwN``), if any.
+
+    Without workers it is the database in ``DATABASE_URL`` itself. The per-worker
+    database is created and dropped by the ``database_url`` fixture.
+    """
+    number = worker_number()
+    if _DATABASE_URL is None or number is None:
+        return _DATABASE_URL
+    from sqlalchemy.engine import make_url
+
+    url = make_url(_DATABASE_URL)
+    if not url.database:
+        raise pytest.UsageError(f"DATABASE_URL names no database: {url!r}")
+    return url.set(database=f"{url.database}_gw{number}").render_as_string(hide_password=False)
+
+
 def real_redis_url() -> str | None:
-    """The Redis URL the suite was pointed at, if any."""
-    return _REDIS_URL
+    """This worker's Redis db on the server in ``REDIS_URL`` (``<db> - N``), if any."""
+    number = worker_number()
+    if _REDIS_URL is None or number is None:
+        return _REDIS_URL
+    parts = urlsplit(_REDIS_URL)
+    db = int(parts.path.strip("/") or 0) - number
+    if not 0 <= db < REDIS_DATABASES:
+        raise pytest.UsageError(
+            f"xdist worker gw{number} would use Redis db {db}: worker gwN uses db "
+            f"<REDIS_URL db> - N, so point REDIS_URL at a db >= {number} "
+            "(e.g. redis://127.0.0.1:6379/15) or run without workers (-n 0)"
+        )
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per CPU (at most 4); none when the run names only files.
+
+    ``pytest tests/unit/test_x.py`` (or ``...::test_y``) then runs in-process, as
+    quick to start as without xdist, and ``-s``/``--pdb`` work as usual.
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still overrides.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    args = [arg.split("::")[0] for arg in config.args]
+    if args and all(Path(config.invocation_params.dir, arg).is_file() for arg in args):
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cpus or 1))

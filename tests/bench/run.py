@@ -18,8 +18,6 @@ import os
 import platform
 import secrets
 import shlex
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,8 @@ import httpx
 
 from app.core.settings import Settings
 from tests.bench.loadgen import Result, Scenario, run_one, run_together, wrk_available, wrk_version
+from tests.support.processes import free_port, uvicorn_command, wait_until_serving
+from tests.support.processes import stop as stop_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_PASSWORD = "bench-correct-horse-battery-7"  # pragma: allowlist secret
@@ -65,13 +65,6 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Server:
     """One uvicorn process serving ``target``; records its startup cost."""
 
@@ -83,51 +76,34 @@ class Server:
 
     def start(self) -> float:
         """Start uvicorn; return seconds from process start to the first 200 on /health."""
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
+        command = uvicorn_command(
             self.target,
-            "--host=127.0.0.1",
-            f"--port={self.port}",
-            "--workers=1",
-            "--loop=uvloop",
-            "--http=httptools",
-            "--no-access-log",
-            "--log-level=warning",
-            "--timeout-graceful-shutdown=5",
-        ]
+            port=self.port,
+            options=[
+                "--workers=1",
+                "--loop=uvloop",
+                "--http=httptools",
+                "--no-access-log",
+                "--log-level=warning",
+                "--timeout-graceful-shutdown=5",
+            ],
+        )
         with self.log.open("ab") as log:
             started = time.perf_counter()
             self.process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log
             )
-        deadline = started + 60
-        while time.perf_counter() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.target} exited during startup; see {self.log}")
-            if _health_ok(self.port):
-                return time.perf_counter() - started
-            time.sleep(0.005)
-        raise RuntimeError(f"{self.target} did not answer /health within 60 s")
+        try:
+            wait_until_serving(
+                f"{self.base_url}/health", process=self.process, timeout=60, interval=0.005
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"{self.target}: {exc}; see {self.log}") from exc
+        return time.perf_counter() - started
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def _health_ok(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-            return sock.recv(64).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
+        if self.process:
+            stop_processes(self.process, timeout=15)
 
 
 def base_env() -> dict[str, str]:

@@ -26,8 +26,6 @@ import json
 import os
 import secrets
 import shlex
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,20 +36,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.processes import HOST, free_port, stop, uvicorn_command, wait_until_serving
+
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports" / "fuzz"
 BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 
 
 def log(message: str) -> None:
     print(f"[fuzz] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def request(url: str, *, data: bytes | None = None, json_body: object = None) -> tuple[int, str]:
@@ -87,32 +80,21 @@ def running_server(env: dict[str, str], port: int, log_path: Path) -> Iterator[s
     """Start uvicorn, wait until ``/health`` answers, stop it by PID on exit."""
     base = f"http://{HOST}:{port}"
     with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "python"), "-m", "uvicorn", "app.main:app", "--host", HOST,
-             "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "5"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        command = uvicorn_command(
+            port=port,
+            python=str(BIN / "python"),
+            options=["--no-access-log", "--timeout-graceful-shutdown=5"],
+        )
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         log(f"uvicorn pid {proc.pid} on {base} (log: {log_path.relative_to(REPO)})")
         try:
-            for _ in range(300):  # <= 30 s
-                if proc.poll() is not None:
-                    raise SystemExit(f"uvicorn exited with {proc.returncode}; see {log_path}")
-                try:
-                    if request(f"{base}/health")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                time.sleep(0.1)
-            else:
-                raise SystemExit(f"uvicorn did not become healthy in 30 s; see {log_path}")
+            try:
+                wait_until_serving(f"{base}/health", process=proc, timeout=30, interval=0.1)
+            except RuntimeError as exc:
+                raise SystemExit(f"uvicorn did not become healthy: {exc}; see {log_path}") from exc
             yield base
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop(proc, timeout=15)
             log(f"uvicorn pid {proc.pid} stopped")
 
 

@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import schemathesis
-from schemathesis.config import SchemathesisConfig
-from schemathesis.engine import Status, events, from_schema
-from schemathesis.python import asgi
-
-from tests.contract import hooks  # noqa: F401 - registers the generation filters
+# schemathesis is imported where it is used: collecting the suite (every xdist worker
+# does) then costs no schemathesis import; only a worker that runs a contract test
+# pays for it. ``hooks`` registers the generation filters.
 
 #: The login operation (OAuth2 password flow, form-encoded; SPEC §3.2).
 LOGIN_PATH = "/api/v1/auth/login"
@@ -92,6 +89,8 @@ def write_wfc(path: Path, identities: tuple[Identity, ...] = PEERS) -> Path:
 
 def sign_up(app: Any, identities: tuple[Identity, ...] = PEERS) -> None:
     """Create ``identities`` through the public sign-up endpoint (starts the app's lifespan)."""
+    from schemathesis.python import asgi
+
     with asgi.get_client(app) as client:
         for identity in identities:
             response = client.post(
@@ -141,6 +140,8 @@ def delete_users_except_peers(database_url: str, keep: tuple[Identity, ...] = PE
 
 def stop_lifespans() -> None:
     """End the lifespans schemathesis started, while the test's fixtures still exist."""
+    from schemathesis.python import asgi
+
     asgi.shutdown_lifespans()
 
 
@@ -163,6 +164,11 @@ class Report:
 
 def load_schema(app: Any, config: dict[str, Any]) -> Any:
     """The app's live ``/openapi.json`` as a schemathesis schema, with ``config`` applied."""
+    import schemathesis
+    from schemathesis.config import SchemathesisConfig
+
+    from tests.contract import hooks  # noqa: F401 - registers the generation filters
+
     return schemathesis.openapi.from_asgi(
         "/openapi.json", app, config=SchemathesisConfig.from_dict(config)
     )
@@ -179,6 +185,8 @@ def run(
 
     ``path_regex`` / ``operation_ids`` limit the run to the matching operations.
     """
+    from schemathesis.engine import Status, events, from_schema
+
     report = Report()
     seen: set[tuple[str, str, str]] = set()
 

@@ -31,7 +31,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from tests.conftest import real_redis_url
 from tests.contract import harness
 
-pytestmark = pytest.mark.slow
+# no_cover (pytest-cov): no line tracing, which doubles the cost of a fuzzing run;
+# the integration tests cover the same code paths, so `make test`'s coverage does not
+# depend on these.
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover]
 
 SEED = 20261122
 

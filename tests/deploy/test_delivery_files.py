@@ -18,6 +18,7 @@ import yaml
 
 from app.core.settings import Settings
 from app.main import create_app
+from tests.support.repo import dockerfile_stages
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -30,23 +31,8 @@ def _manifest(name: str) -> dict[str, Any]:
     return data
 
 
-def _stages() -> list[list[str]]:
-    """The Dockerfile's instructions (continuations joined), grouped by stage."""
-    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    stages: list[list[str]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.upper().startswith("FROM "):
-            stages.append([])
-        if stages:
-            stages[-1].append(line)
-    return stages
-
-
 def _cmd_argv() -> list[str]:
-    cmd = next(i for i in _stages()[-1] if i.startswith("CMD "))
+    cmd = next(i for i in dockerfile_stages()[-1] if i.startswith("CMD "))
     argv: list[str] = yaml.safe_load(cmd[4:])  # the JSON (exec) form
     assert argv[:2] == ["sh", "-c"]
     return shlex.split(argv[2])
@@ -58,7 +44,7 @@ def _graceful_timeout() -> int:
 
 
 def test_runtime_stage_is_slim_non_root_and_has_no_build_tools() -> None:
-    *builders, runtime = _stages()
+    *builders, runtime = dockerfile_stages()
     assert builders, "multi-stage: at least one builder stage"
     assert runtime[0].split()[1] in {"${PYTHON_IMAGE}", "python:3.11-slim"}
     text = (ROOT / "Dockerfile").read_text()
@@ -81,7 +67,7 @@ def test_image_command_is_the_documented_uvicorn_entrypoint() -> None:
 
 
 def test_healthcheck_probes_the_live_route_without_curl() -> None:
-    runtime = "\n".join(_stages()[-1])
+    runtime = "\n".join(dockerfile_stages()[-1])
     healthcheck = next(line for line in runtime.splitlines() if line.startswith("HEALTHCHECK"))
     assert "/api/v1/health/live" in healthcheck
     assert "urllib.request" in healthcheck

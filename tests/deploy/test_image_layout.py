@@ -15,34 +15,27 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.support.processes import free_port, wait_until_serving
+from tests.support.repo import dockerfile_stages
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "image-layout-test-secret-0123456789abcdef-0123456789"  # pragma: allowlist secret
 
-pytestmark = pytest.mark.slow
+# no_cover (pytest-cov): the app runs in subprocesses, which coverage does not measure;
+# tracing this process would only slow its HTTP client.
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover]
 
 
 def _runtime_stage() -> list[str]:
-    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    stages: list[list[str]] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.upper().startswith("FROM "):
-            stages.append([])
-        if stages:
-            stages[-1].append(line)
-    return stages[-1]
+    return dockerfile_stages()[-1]
 
 
 def _dockerignore_allows(rel: str) -> bool:
@@ -99,13 +92,6 @@ def build_layout(app_dir: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_runtime_layout_migrates_serves_and_passes_its_healthcheck(tmp_path: Path) -> None:
     app_dir = tmp_path / "app"
     (app_dir / "var").mkdir(parents=True)
@@ -132,7 +118,7 @@ def test_runtime_layout_migrates_serves_and_passes_its_healthcheck(tmp_path: Pat
     # The image's CMD, with only host and port swapped (never 0.0.0.0 or 8000 here).
     runtime = _runtime_stage()
     cmd = yaml.safe_load(next(i for i in runtime if i.startswith("CMD "))[4:])
-    port = _free_port()
+    port = free_port()
     script = cmd[2].replace("--host 0.0.0.0", "--host 127.0.0.1")
     script = script.replace("--port 8000", f"--port {port}")
     assert str(port) in script
@@ -142,15 +128,13 @@ def test_runtime_layout_migrates_serves_and_passes_its_healthcheck(tmp_path: Pat
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            try:
-                response = httpx.get(f"{base}/api/v1/health/live", timeout=0.5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the image's CMD did not start"
-                time.sleep(0.1)
+        try:
+            wait_until_serving(f"{base}/api/v1/health/live", process=proc, timeout=20)
+        except RuntimeError as exc:
+            proc.kill()
+            output = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"the image's CMD did not start: {exc}\n{output}")
+        response = httpx.get(f"{base}/api/v1/health/live", timeout=2)
         assert response.json() == {"status": "ok"}
         assert "server" not in response.headers, "--no-server-header"
         ready = httpx.get(f"{base}/api/v1/health/ready", timeout=2)

@@ -11,23 +11,19 @@ live in the one shared Redis: ``REDIS_URL``, or a throwaway ``redis-server``).
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 
-import httpx
 import pytest
 import redis
 
 from tests.conftest import real_redis_url
+from tests.fault.redis_proc import ThrowawayRedis, redis_server_binary
+from tests.support.processes import free_port, stop, uvicorn_command, wait_until_serving
+from tests.support.repo import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple 42"  # pragma: allowlist secret
@@ -37,44 +33,13 @@ SHARED_JWT_SECRET = "scale-out-test-secret-0123456789abcdef-0123456789"  # pragm
 #: Requests per subject per window on the cluster (small, so the global test is quick).
 RATE_LIMIT = 10
 
-pytestmark = pytest.mark.slow
+# no_cover (pytest-cov): the app runs in subprocesses, which coverage does not measure;
+# tracing this process would only slow its HTTP client.
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover]
 
-
-def _load_example_client() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "examples_python_client", ROOT / "examples" / "python_client.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-client_module = _load_example_client()
+client_module = load_module(ROOT / "examples" / "python_client.py", "examples_python_client")
 ApiClient = client_module.ApiClient
 ApiError = client_module.ApiError
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_live(base_url: str, proc: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server for {base_url} exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base_url}/api/v1/health/live", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server for {base_url} did not start in time")
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -102,17 +67,7 @@ def start_replicas(*envs: dict[str, str]) -> Iterator[list[str]]:
             port = free_port()
             procs.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "app.main:app",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--no-access-log",
-                    ],
+                    uvicorn_command(port=port, options=["--no-access-log"]),
                     cwd=ROOT,
                     env=env,
                     stdout=subprocess.DEVNULL,
@@ -120,19 +75,11 @@ def start_replicas(*envs: dict[str, str]) -> Iterator[list[str]]:
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 20
         for url, proc in zip(urls, procs, strict=True):
-            _wait_live(url, proc, deadline)
+            wait_until_serving(f"{url}/api/v1/health/live", process=proc, timeout=20)
         yield urls
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop(*procs)
 
 
 @pytest.fixture(scope="module")
@@ -146,32 +93,15 @@ def shared_redis_url() -> Iterator[str | None]:
         client.flushdb()
         client.close()
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if redis_server_binary() is None:
         yield None
         return
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5)
+    server = ThrowawayRedis()
+    server.start()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.kill()
 
 
 @pytest.fixture(scope="module")

@@ -8,29 +8,15 @@ silently accepts everything would otherwise look exactly like a clean repository
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.support.repo import load_module
+
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _load_validate_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "validate_deploy", ROOT / ".ci" / "validate_deploy.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-validate = _load_validate_module()
+validate = load_module(ROOT / ".ci" / "validate_deploy.py", "validate_deploy")
 NAMES = [v.name for v in validate.VALIDATORS]
 
 

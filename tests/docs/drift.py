@@ -171,7 +171,7 @@ def check_folder_docs(root: Path) -> list[str]:
 
 
 def check_nav_lists_folder_docs(root: Path, mkdocs_yml: str) -> list[str]:
-    """Every README.md / CONTRACT.md of a documented folder is in the site's nav."""
+    """Every README.md / CONTRACT.md of a documented folder is in the site's nav, once."""
     problems = []
     candidates = [root / "README.md", root / "AGENTS.md"]
     for top in TOP_LEVEL_FOLDERS:
@@ -184,6 +184,10 @@ def check_nav_lists_folder_docs(root: Path, mkdocs_yml: str) -> list[str]:
         rel = path.relative_to(root).as_posix()
         if path.is_file() and not re.search(rf"[\s:]{re.escape(rel)}\s*$", mkdocs_yml, re.M):
             problems.append(f"{rel} is not in mkdocs.yml nav: add `- {rel}` under its section")
+    nav = re.split(r"^nav:\s*$", mkdocs_yml, maxsplit=1, flags=re.M)[-1]
+    listed = re.findall(r"^\s+-\s+(?:[^:\n]+:\s+)?(\S+\.md)\s*$", nav, re.M)
+    for rel in sorted({r for r in listed if listed.count(r) > 1}):
+        problems.append(f"{rel} is listed {listed.count(rel)} times in mkdocs.yml nav: keep one")
     return problems
 
 

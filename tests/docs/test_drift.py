@@ -164,6 +164,10 @@ def test_folder_without_readme_or_contract_is_reported(tmp_path: Path) -> None:
         "`- backend/app/core/CONTRACT.md` under its section" in nav
     )
     assert not any(p.startswith("backend/app/core/README.md") for p in nav)
+    twice = "nav:\n  - x: backend/app/core/README.md\n  - y: backend/app/core/README.md\n"
+    assert drift.check_nav_lists_folder_docs(root, twice)[-1] == (
+        "backend/app/core/README.md is listed 2 times in mkdocs.yml nav: keep one"
+    )
 
 
 # --- ADRs --------------------------------------------------------------------------

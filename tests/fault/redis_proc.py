@@ -3,7 +3,8 @@
 * :class:`ThrowawayRedis`: a real ``redis-server`` on a free 127.0.0.1 port, no
   persistence, that a test may kill and restart on the same port.
 * :class:`SilentServer`: a socket that accepts connections and never answers.
-* :func:`closed_port`: a port nothing listens on.
+
+A port nothing listens on: :func:`tests.support.processes.closed_port`.
 
 Never the machine's shared Redis.
 """
@@ -16,19 +17,11 @@ import subprocess
 import time
 from types import TracebackType
 
+from tests.support.processes import free_port
+
 
 def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-closed_port = free_port
 
 
 def _pings(port: int) -> bool:

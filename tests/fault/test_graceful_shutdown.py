@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,9 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fault.pg import free_port
+from tests.support.processes import free_port, stop, uvicorn_command, wait_until_serving
 
-pytestmark = pytest.mark.fault
+# no_cover (pytest-cov): the app runs in subprocesses, which coverage does not measure;
+# tracing this process would only slow its HTTP client.
+pytestmark = [pytest.mark.fault, pytest.mark.no_cover]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,15 +34,7 @@ class Server:
         self.base_url = f"http://127.0.0.1:{port}"
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "uvicorn exited during startup"
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError("uvicorn did not serve /health in time")
+        wait_until_serving(f"{self.base_url}/health", process=self.process, timeout=timeout)
 
 
 @pytest.fixture
@@ -58,19 +51,17 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[float], Server]]:
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
             "LOG_LEVEL": "WARNING",
         }
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
+        command = uvicorn_command(
             "tests.fault.slow_app:app",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--loop=uvloop",
-            "--http=httptools",
-            "--no-access-log",
-            "--log-level=warning",
-            f"--timeout-graceful-shutdown={graceful_seconds:g}",
-        ]
+            port=port,
+            options=[
+                "--loop=uvloop",
+                "--http=httptools",
+                "--no-access-log",
+                "--log-level=warning",
+                f"--timeout-graceful-shutdown={graceful_seconds:g}",
+            ],
+        )
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
         server = Server(process, port)
         started.append(server)
@@ -78,10 +69,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[float], Server]]:
         return server
 
     yield _start
-    for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=10)
+    stop(*(server.process for server in started), sig=signal.SIGKILL)
 
 
 async def wait_in_flight(client: httpx.AsyncClient, expected: int) -> None:

@@ -14,7 +14,6 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,15 +26,16 @@ from fastapi import FastAPI
 
 from app.core.settings import Settings
 from app.main import create_app
-from tests.fault.redis_proc import (
-    SilentServer,
-    ThrowawayRedis,
-    closed_port,
-    free_port,
-    redis_server_binary,
-)
+from tests.fault.redis_proc import SilentServer, ThrowawayRedis, redis_server_binary
 from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user, bearer, login
+from tests.support.processes import (
+    closed_port,
+    free_port,
+    stop,
+    uvicorn_command,
+    wait_until_serving,
+)
 
 pytestmark = [
     pytest.mark.fault,
@@ -230,21 +230,10 @@ def two_servers(
         "RATE_LIMIT_WINDOW_SECONDS": "60",
     }
     ports = [free_port(), free_port()]
+    options = ["--no-server-header", "--no-proxy-headers", "--no-access-log"]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-server-header",
-                "--no-proxy-headers",
-                "--no-access-log",
-            ],
+            uvicorn_command(port=port, options=options),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -253,28 +242,16 @@ def two_servers(
     ]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        deadline = time.monotonic() + 30
-        for base in bases:
-            while True:
-                try:
-                    if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"uvicorn at {base} did not start")
-                time.sleep(0.1)
+        for base, proc in zip(bases, procs, strict=True):
+            wait_until_serving(f"{base}/health", process=proc, timeout=30)
         yield bases, redis_server
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(*procs)
 
 
+# no_cover (pytest-cov): the app runs in subprocesses, which coverage does not measure;
+# tracing this process would only slow its 200 concurrent client requests.
+@pytest.mark.no_cover
 async def test_rl3_two_processes_share_one_limit_and_keys_expire(
     two_servers: tuple[list[str], ThrowawayRedis],
 ) -> None:

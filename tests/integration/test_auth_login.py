@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +16,11 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 
-from app.auth.service import INVALID_CREDENTIALS, AuthService
+from app.auth.service import INVALID_CREDENTIALS
 from app.core.logging import ContextFilter
 from app.users.models import User
-from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login
+from tests.fixtures.auth import CHEAP_PARAMS, DEFAULT_PASSWORD, add_user, bearer, login
+from tests.support.processes import free_port
 
 LOGIN = "/api/v1/auth/login"
 
@@ -157,12 +157,24 @@ async def test_p4_bcrypt_upgrade_uses_the_adr_parameters(
     )
 
 
+async def test_the_harness_hashes_cheaply_unless_real_hashing_is_requested(client, app) -> None:
+    """The suite's cheap hashing reaches the app itself (tests/fixtures/auth.py): a sign-up
+    through the API stores a hash with ``CHEAP_PARAMS``, not the ADR-0017 cost that
+    ``test_p4_bcrypt_upgrade_uses_the_adr_parameters`` opts into."""
+    response = await client.post(
+        "/api/v1/users", json={"email": "cheap@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 201
+    p = CHEAP_PARAMS
+    assert (await _stored_hash(app, "cheap@example.com")).startswith(
+        f"$argon2id$v=19$m={p.memory_kib},t={p.time_cost},p={p.parallelism}$"
+    )
+
+
 @contextmanager
 def _live_server(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free port in a thread; yield its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )
@@ -184,31 +196,26 @@ def _live_server(app: FastAPI) -> Iterator[str]:
 async def test_p11_health_completes_during_a_login_burst(
     make_app, real_password_hashing, monkeypatch
 ) -> None:
-    """SECURITY P11: hashing never stalls the event loop. Against a real uvicorn, a
-    /health request sent while a burst of 8 logins hashes (real ADR-0017 parameters,
-    bounded concurrency) completes before any of the logins -- before even one verify has
-    finished. An ordering, not a wall-clock bound: with hashing on the event loop, /health
-    would queue behind at least one verify."""
+    """SECURITY P11: hashing never stalls the event loop. Against a real uvicorn, a burst
+    of 8 logins (real ADR-0017 parameters, bounded concurrency) is sent and the first
+    verify is held open until /health has answered. An ordering, not a wall-clock bound:
+    with hashing on the event loop the held verify would block the loop, /health could not
+    answer, and the verify would finish first (after its bounded hold) -- the test fails."""
     from app.auth.passwords import PasswordHasher
 
     events: list[str] = []
+    hashing = threading.Event()  # a verify is running in its worker thread
+    release = threading.Event()  # set once /health has answered
     original = PasswordHasher._verify_sync
 
     def verify(self, password, hashed):
+        hashing.set()
+        release.wait(timeout=10)  # bounded: only reached in full when the loop is blocked
         result = original(self, password, hashed)
-        time.sleep(0.1)  # widen each verify so the ordering has a wide margin
         events.append("verify")
         return result
 
-    original_authenticate = AuthService.authenticate
-
-    async def authenticate(self, email, password):
-        started.append(email)
-        return await original_authenticate(self, email, password)
-
-    started: list[str] = []
     monkeypatch.setattr(PasswordHasher, "_verify_sync", verify)
-    monkeypatch.setattr(AuthService, "authenticate", authenticate)
     # No shared Redis client: the server runs its own event loop in another thread.
     app = make_app(with_redis=False)
     with _live_server(app) as url:
@@ -226,20 +233,22 @@ async def test_p11_health_completes_during_a_login_burst(
                 events.append("login")
 
             tasks = [asyncio.create_task(one_login()) for _ in range(8)]
-            for _ in range(2000):  # wait until the server works on all 8 logins (bounded)
-                if len(started) == 8:
-                    break
-                await asyncio.sleep(0.001)
-            else:
-                pytest.fail("the logins never reached the server")
-            health = await client.get("/health")
-            events.append("health")
+            try:
+                for _ in range(2000):  # wait until a verify is hashing (bounded)
+                    if hashing.is_set():
+                        break
+                    await asyncio.sleep(0.005)
+                else:
+                    pytest.fail("no login reached the password hasher")
+                health = await client.get("/health")
+                events.append("health")
+            finally:
+                release.set()
             await asyncio.gather(*tasks)
     assert health.status_code == 200
     assert health.json() == {"status": "ok"}
-    at_health = events[: events.index("health")]
-    assert "login" not in at_health, events
-    assert "verify" not in at_health, events
+    assert events.index("health") == 0, events
+    assert events.count("login") == 8, events
 
 
 async def test_p13_no_default_admin_after_migrations(client, app) -> None:

@@ -7,7 +7,6 @@ Redis down (it degrades to an in-process limiter, never to no limit).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -19,6 +18,7 @@ from app.core.settings import Settings
 from app.main import create_app
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user
+from tests.support.processes import closed_port
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "wrong password entirely"  # pragma: allowlist secret
@@ -28,13 +28,6 @@ LIMITS = {
     "login_window_seconds": 600,
     "trusted_proxies": ["127.0.0.1/32"],  # lets the tests vary the client IP (R6)
 }
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture(params=["redis_up", "redis_down"])
@@ -48,7 +41,7 @@ async def app_and_client(
         async with serve(app) as client:
             yield app, client
         return
-    settings = make_settings(redis_url=f"redis://127.0.0.1:{_closed_port()}/0", **LIMITS)
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{closed_port()}/0", **LIMITS)
     broken = create_redis(settings)
     assert broken is not None
     app = create_app(settings, redis=broken)

@@ -6,7 +6,6 @@ Runs on fakeredis by default and on the real Redis in ``REDIS_URL`` when set.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 
@@ -24,16 +23,10 @@ from app.main import create_app
 from tests.conftest import real_redis_url
 from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user, bearer, login
+from tests.support.processes import closed_port
 
 ME = "/api/v1/users/me"
 LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ Runs on fakeredis by default and on the real Redis in ``REDIS_URL`` when set.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from app.users.repository import UserRepository
 from app.users.service import UserService
 from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user, bearer, login
+from tests.support.processes import closed_port
 
 
 async def _set_active(app: FastAPI, user_id: uuid.UUID, active: bool) -> None:
@@ -110,10 +110,7 @@ async def test_garbage_in_redis_is_a_miss(make_app: Callable[..., FastAPI], redi
 
 async def test_redis_error_is_a_miss(make_settings: Callable[..., Settings]) -> None:
     """SECURITY RL8: Redis on a closed port -> reads come from the database, no 5xx."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = make_settings(cache_enabled=True, redis_url=f"redis://127.0.0.1:{port}/0")
+    settings = make_settings(cache_enabled=True, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
     broken = create_redis(settings)
     assert broken is not None
     app = create_app(settings, redis=broken)
