@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from app.core.logging import (
+    AccessLog,
     ContextFilter,
     JsonFormatter,
     TextFormatter,
@@ -18,6 +20,7 @@ from app.core.logging import (
     redact_text,
     utc_timestamp,
 )
+from app.core.request_context import request_id_var
 from tests.fixtures.app import serve
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"  # pragma: allowlist secret
@@ -41,7 +44,24 @@ def _records(buffer: io.StringIO) -> list[dict]:
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
 
 
-async def test_one_summary_line_per_request_with_route_template(make_app, json_lines) -> None:
+def _app_handler() -> logging.StreamHandler:  # type: ignore[type-arg]
+    return next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))
+
+
+@pytest.fixture(params=["direct", "through logging"])
+def access_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test both ways the access line is written (ADR-0030): "direct", with the app
+    handler as the only root handler (as in production), and "through logging", with
+    pytest's capture handlers on the root logger as usual."""
+    if request.param == "direct":
+        root = logging.getLogger()
+        monkeypatch.setattr(root, "handlers", [h for h in root.handlers if h is _app_handler()])
+    return str(request.param)
+
+
+async def test_one_summary_line_per_request_with_route_template(
+    make_app, json_lines, access_path
+) -> None:
     app = make_app(log_json=True, service_name="svc-under-test")
     handler = next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))
     handler.stream = json_lines  # type: ignore[attr-defined]  # create_app reconfigured logging
@@ -144,3 +164,83 @@ def test_the_cheap_pre_check_never_skips_a_secret(text: str) -> None:
     """Redaction's one-search pre-check (ADR-0030) lets every secret pattern through."""
     assert redact_text(text) != text
     assert redact_text("GET /api/v1/users/me 200") == "GET /api/v1/users/me 200"
+
+
+def _line_without_ts(line: str, json_logs: bool) -> tuple[str, str]:
+    if json_logs:
+        record = json.loads(line)
+        return record.pop("ts"), json.dumps(record)
+    ts, _, rest = line.partition(" ")
+    return ts, rest
+
+
+@pytest.mark.parametrize("json_logs", [True, False])
+@pytest.mark.parametrize("request_id", ["rid-1", None])
+def test_direct_access_line_is_exactly_what_logging_writes(
+    monkeypatch: pytest.MonkeyPatch, json_logs: bool, request_id: str | None
+) -> None:
+    """ADR-0030: the access line written straight to the app handler's stream is the line
+    the handler would format from the log record: same fields, order, quoting and text."""
+    configure_logging(level="INFO", json_logs=json_logs, service="svc", env="test")
+    handler = _app_handler()
+    buffer = io.StringIO()
+    monkeypatch.setattr(handler, "stream", buffer)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    access = AccessLog()
+    token = request_id_var.set(request_id)
+    try:
+        with monkeypatch.context() as direct:
+            direct.setattr(access.logger, "info", lambda *a, **k: pytest.fail("not direct"))
+            access("GET", '/api/v1/Users/{user_id}/"é"', 404, 1.25)
+        access.logger.addFilter(lambda record: True)  # any filter: through logging
+        try:
+            access("GET", '/api/v1/Users/{user_id}/"é"', 404, 1.25)
+        finally:
+            access.logger.filters.clear()
+    finally:
+        request_id_var.reset(token)
+    direct_line, logged_line = buffer.getvalue().splitlines()
+    (ts1, rest1), (ts2, rest2) = (
+        _line_without_ts(x, json_logs) for x in buffer.getvalue().splitlines()
+    )
+    assert rest1 == rest2, (direct_line, logged_line)
+    assert direct_line.replace(ts1, ts2, 1) == logged_line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", ts1)
+
+
+def test_access_line_reaches_every_other_handler(
+    monkeypatch: pytest.MonkeyPatch, json_lines: io.StringIO
+) -> None:
+    """A handler a fork adds (a log shipper, pytest's capture) gets the access record too."""
+    seen: list[logging.LogRecord] = []
+
+    class ListHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [_app_handler(), ListHandler()])
+    AccessLog()("POST", "/api/v1/users", 201, 3.5)
+    assert [(r.name, r.method, r.route, r.status) for r in seen] == [  # type: ignore[attr-defined]
+        ("app.access", "POST", "/api/v1/users", 201)
+    ]
+    assert json.loads(json_lines.getvalue())["route"] == "/api/v1/users"
+
+
+def test_direct_access_line_redacts_and_respects_the_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The direct line masks secrets like every other line (E3) and obeys LOG_LEVEL."""
+    configure_logging(level="INFO", json_logs=True, service="svc", env="test")
+    handler = _app_handler()
+    buffer = io.StringIO()
+    monkeypatch.setattr(handler, "stream", buffer)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    AccessLog()("GET", f"/x/{JWT}", 200, 0.5)
+    assert JWT not in buffer.getvalue()
+    assert json.loads(buffer.getvalue())["route"] == "/x/[REDACTED]"
+    configure_logging(level="WARNING", json_logs=True, service="svc", env="test")
+    handler = _app_handler()
+    monkeypatch.setattr(handler, "stream", buffer)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    AccessLog()("GET", "/y", 200, 0.5)
+    assert "/y" not in buffer.getvalue()

@@ -1,8 +1,14 @@
 """Logging setup: JSON or text, one line per event, request id on every line (ADR-0004).
 
 Every record carries ``service``, ``env`` and ``request_id``. Formatters never
-print a password, token or hash: :class:`RedactingFilter` masks them in the
+print a password, token or hash: :class:`ContextFilter` masks them in the
 message and in extra fields as a second line of defence (E3).
+
+:class:`AccessLog` writes the one summary line per request. When the app's own
+handler is the only place the line can go, it formats the line directly (the
+same bytes the handler would write, a third of the cost, ADR-0030); otherwise
+(another handler or filter anywhere on the way, e.g. pytest's capture or a
+fork's shipper) it is an ordinary ``logging`` call.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import json
 import logging
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -91,6 +98,7 @@ def utc_timestamp(created: float) -> str:
 
 
 _encode_json = json.JSONEncoder(default=str).encode
+_quote = json.encoder.encode_basestring_ascii  # what _encode_json uses for every str
 
 
 class JsonFormatter(logging.Formatter):
@@ -125,16 +133,108 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class AppHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The app's one stdout handler: its formatter plus the :class:`ContextFilter`."""
+
+    _app_handler = True
+
+    def __init__(self, *, json_logs: bool, service: str, env: str) -> None:
+        super().__init__(sys.stdout)
+        self.json_logs = json_logs
+        self.context = ContextFilter(service, env)
+        self.setFormatter(JsonFormatter() if json_logs else TextFormatter())
+        self.addFilter(self.context)
+
+
+ACCESS_LOGGER = "app.access"
+ACCESS_MESSAGE = "request"
+
+
+class AccessLog:
+    """The one summary line per request (ADR-0004): ``request`` with method, route
+    template, status and duration, plus service, env and request id like every line."""
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+        self._path = (self.logger, logging.getLogger("app"), logging.getLogger())
+
+    def _direct_handler(self) -> AppHandler | None:
+        """The app handler, when it is the only handler and filter the line would meet."""
+        access, parent, root = self._path
+        handlers = root.handlers
+        if (
+            len(handlers) != 1
+            or access.handlers
+            or parent.handlers
+            or access.filters
+            or parent.filters
+            or root.filters
+            or not (access.propagate and parent.propagate)
+        ):
+            return None
+        handler = handlers[0]
+        if type(handler) is not AppHandler or handler.filters != [handler.context]:
+            return None
+        return handler if handler.level <= logging.INFO else None
+
+    def __call__(self, method: str, route: str, status: int, duration_ms: float) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        handler = self._direct_handler()
+        if handler is not None and _write_direct(handler, method, route, status, duration_ms):
+            return
+        self.logger.info(
+            ACCESS_MESSAGE,
+            extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms},
+        )
+
+
+def _write_direct(
+    handler: AppHandler, method: str, route: str, status: int, duration_ms: float
+) -> bool:
+    """Write the access line straight to ``handler``'s stream; ``False`` if that failed
+    (the caller then logs it the ordinary way, which reports the failure its own way)."""
+    try:
+        line = _access_line(handler, method, route, status, duration_ms)
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+    except Exception:  # noqa: BLE001 - any failure: fall back to the logging call
+        return False
+    return True
+
+
+def _access_line(
+    handler: AppHandler, method: str, route: str, status: int, duration_ms: float
+) -> str:
+    """Exactly what ``handler`` would write for the access record (fields in record order)."""
+    ts = utc_timestamp(time.time())
+    request_id = request_id_var.get()
+    method, route = redact_text(method), redact_text(route)
+    if handler.json_logs:
+        context = handler.context
+        # JSONEncoder's own string quoting, int and float reprs, in the record's field order.
+        rid = "null" if request_id is None else _quote(request_id)
+        return (
+            f'{{"ts": "{ts}", "level": "INFO", "logger": "{ACCESS_LOGGER}", '
+            f'"msg": "{ACCESS_MESSAGE}", "method": {_quote(method)}, "route": {_quote(route)}, '
+            f'"status": {int(status)!r}, "duration_ms": {float(duration_ms)!r}, '
+            f'"service": {_quote(context.service)}, "env": {_quote(context.env)}, '
+            f'"request_id": {rid}}}'
+        )
+    return (
+        f"{ts} INFO    {ACCESS_LOGGER} [{request_id or '-'}] {ACCESS_MESSAGE} method={method} "
+        f"route={route} status={status} duration_ms={duration_ms}"
+    ).rstrip()
+
+
 def configure_logging(*, level: str, json_logs: bool, service: str, env: str) -> None:
     """Install one stdout handler on the root logger (idempotent)."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter() if json_logs else TextFormatter())
-    handler.addFilter(ContextFilter(service, env))
+    handler = AppHandler(json_logs=json_logs, service=service, env=env)
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_app_handler", False):
             root.removeHandler(old)
-    handler._app_handler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
     # Record fields no formatter prints; skipping them is the logging HOWTO's

@@ -18,9 +18,9 @@ from time import perf_counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError, RequestBodyTooLarge, render_exception
+from app.core.logging import AccessLog
 from app.core.request_context import request_id_var, sanitize_request_id
 
-access_logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.errors")
 
 _REQUEST_ID = b"x-request-id"
@@ -45,6 +45,7 @@ class RequestGuardMiddleware:
         self.extra_names = frozenset(k for k, _ in self.extra_headers)
         #: Telemetry hook (ADR-0026); ``None`` costs nothing.
         self.observer = observer
+        self.access_log = AccessLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,15 +87,7 @@ class RequestGuardMiddleware:
         finally:
             seconds = perf_counter() - start
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
-            access_logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                },
-            )
+            self.access_log(scope["method"], route, status, round(seconds * 1000, 2))
             if self.observer is not None:
                 try:
                     self.observer(scope["method"], route, status, seconds)
