@@ -117,6 +117,21 @@ def test_text_formatter_has_request_id_slot_and_fields() -> None:
     assert "svc" not in line  # service/env are JSON fields, not noise in text mode
 
 
+@pytest.mark.parametrize("formatter", [JsonFormatter(), TextFormatter()])
+def test_uvicorn_colour_codes_never_reach_a_line(formatter: logging.Formatter) -> None:
+    """uvicorn's ``color_message`` extra (ANSI escapes) is not printed as a field."""
+    record = logging.makeLogRecord(
+        {"msg": "Finished server process [%d]", "args": (7,), "levelname": "INFO", "name": "x"}
+    )
+    record.color_message = "Finished server process [\x1b[36m%d\x1b[0m]"
+    ContextFilter("svc", "local").filter(record)
+    line = formatter.format(record)
+    assert "Finished server process [7]" in line
+    assert "color_message" not in line
+    assert "\x1b" not in line
+    assert "\\u001b" not in line
+
+
 def test_json_formatter_is_one_line() -> None:
     record = logging.makeLogRecord({"msg": "a\nb", "levelname": "INFO", "name": "x"})
     ContextFilter("svc", "local").filter(record)

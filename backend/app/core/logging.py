@@ -24,7 +24,13 @@ from typing import Any
 
 from app.core.request_context import request_id_var
 
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+#: Record attributes that are not fields of the line: the standard ones, and uvicorn's
+#: ``color_message`` (the same text with terminal colour codes).
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 _SENSITIVE_KEYS = re.compile(
     r"pass(word)?|secret|token|authorization|hash|cookie|api[_-]?key", re.I
 )
