@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import sys
+from importlib.metadata import version
 
 import yaml
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 from tests.docs.drift import REPO, load_pyproject
 
@@ -42,6 +44,38 @@ def test_every_dependency_has_a_lower_bound_and_mkdocs_stays_below_2() -> None:
     mkdocs = _requirements()["mkdocs"].specifier
     assert mkdocs.contains("1.6.1")
     assert not mkdocs.contains("2.0")
+
+
+#: The first release of each runtime dependency without a published advisory that
+#: applies to this service (SECURITY S3). Raise a floor here and in pyproject.toml
+#: together when an advisory appears; `pip-audit` in the GitHub workflow finds them.
+SAFE_MINIMUMS = {
+    "fastapi": "0.109.1",  # CVE-2024-24762 (ReDoS in form content types)
+    "starlette": "1.3.1",  # CVE-2026-48710 (Host header), -48818, -54282, -54283
+    "python-multipart": "0.0.32",  # CVE-2026-42561, -53538, -53539, -53540 (DoS)
+    "h11": "0.16.0",  # CVE-2025-43859 (request smuggling), via uvicorn
+    "pydantic": "2.4.0",  # CVE-2024-3772 (email ReDoS)
+    "pyjwt": "2.12.0",  # SECURITY T7
+    "redis": "4.5.4",  # CVE-2023-28858/-28859 (cancelled commands answer others)
+}
+
+
+def test_s3_dependency_floors_exclude_known_vulnerable_releases() -> None:
+    """SECURITY S3: every runtime floor in pyproject.toml, and every installed version,
+    is at or above the first release without a known advisory, so no install can
+    resolve a vulnerable one."""
+    declared = {
+        Requirement(r).name.lower(): Requirement(r)
+        for r in load_pyproject(REPO)["project"]["dependencies"]
+    }
+    for name, minimum in SAFE_MINIMUMS.items():
+        floor = Version(minimum)
+        assert name in declared, f"declare `{name}>={minimum}` in [project].dependencies"
+        spec = declared[name].specifier
+        lows = [Version(s.version) for s in spec if s.operator in (">=", "==", "~=")]
+        assert lows, f"{name} has no lower bound: add `>={minimum}`"
+        assert min(lows) >= floor, f"{name}'s floor {spec} admits releases below {minimum}"
+        assert Version(version(name)) >= floor, f"installed {name} is below {minimum}"
 
 
 def test_no_lock_file_records_download_urls() -> None:
