@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from app.users.models import User
+from app.users.service import EMAIL_TAKEN
+from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, json_keys, login
 
 PUBLIC_FIELDS = {"id", "email", "is_active", "is_superuser", "created_at", "updated_at"}
@@ -48,6 +50,34 @@ async def test_duplicate_email_any_case_is_409_envelope(client, variant: str) ->
     error = response.json()["error"]
     assert error["code"] == "conflict"
     assert error["request_id"] == response.headers["x-request-id"]
+
+
+TOO_SHORT = "short"  # pragma: allowlist secret
+
+
+async def test_p9_signup_reveals_only_that_an_email_is_taken_and_is_rate_limited(
+    make_app,
+) -> None:
+    """SECURITY P9 (documented, ADR-0031): a taken email answers the one generic 409 --
+    no id, no dates, no echo of the address -- and sign-up attempts count against the
+    rate limit like every /api/v1 request (ADR-0024), so probing is bounded per client."""
+    app = make_app(rate_limit_enabled=True, rate_limit_requests=3, rate_limit_window_seconds=60)
+    async with serve(app) as client:
+        assert (await _signup(client, "ada@example.com")).status_code == 201
+        taken = await _signup(client, "ADA@example.com")
+        other = await _signup(client, "grace@example.com", password=TOO_SHORT)
+        probe = await _signup(client, "linus@example.com")
+    assert taken.status_code == 409
+    assert taken.json()["error"] == {
+        "code": "conflict",
+        "message": EMAIL_TAKEN,
+        "request_id": taken.headers["x-request-id"],
+        "details": None,
+    }
+    assert "ada" not in taken.text.lower()
+    assert other.status_code == 422
+    assert probe.status_code == 429
+    assert probe.json()["error"]["code"] == "rate_limited"
 
 
 @pytest.mark.parametrize(
