@@ -5,10 +5,11 @@ and imported by the in-process harness. Keep this file tiny: every hook here is 
 place where the schema alone does not tell a client the whole truth, so each one
 must be documented in the operation's description too.
 
-* Sign-up refuses passwords on the common-passwords list (SECURITY P6; the field's
-  description says so). JSON Schema has no case-insensitive "not in this list", so
-  without this filter ``positive_data_acceptance`` would report a schema-valid
-  ``00000000`` being refused with 422.
+* Sign-up and password change refuse new passwords on the common-passwords list
+  (SECURITY P6; the field's description says so). JSON Schema has no
+  case-insensitive "not in this list", so without this filter
+  ``positive_data_acceptance`` would report a schema-valid ``00000000`` being refused
+  with 422.
 * Sign-up refuses e-mail addresses under special-use domains (``.test``, ``.local``,
   ...; email-validator, RFC 6761; the field's description says so). ``format: email``
   allows them. Only that rule is filtered: any other disagreement between
@@ -25,6 +26,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from app.auth.password_policy import is_common
 
 SIGNUP = ("POST", "/api/v1/users")
+PASSWORD_CHANGE = ("POST", "/api/v1/auth/password")
 
 
 def _special_use(email: str) -> bool:
@@ -34,10 +36,15 @@ def _special_use(email: str) -> bool:
 
 @schemathesis.hook
 def filter_case(context: Any, case: Any) -> bool:
-    """Drop sign-up cases that break a documented non-schema rule (every phase)."""
-    if (case.operation.method.upper(), case.operation.path) != SIGNUP:
-        return True
+    """Drop sign-up and password-change cases that break a documented non-schema rule
+    (every phase)."""
+    operation = (case.operation.method.upper(), case.operation.path)
     body = case.body if isinstance(case.body, dict) else {}
+    if operation == PASSWORD_CHANGE:
+        new = body.get("new_password")
+        return not (isinstance(new, str) and is_common(new))
+    if operation != SIGNUP:
+        return True
     password, email = body.get("password"), body.get("email")
     if isinstance(password, str) and is_common(password):
         return False

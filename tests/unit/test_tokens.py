@@ -22,6 +22,7 @@ from app.auth.tokens import (
     MAX_TOKEN_LENGTH,
     InvalidToken,
     create_access_token,
+    decode_access_claims,
     decode_access_token,
 )
 from app.core.settings import Settings
@@ -63,6 +64,22 @@ def _rejects(token: str, settings: Settings | None = None) -> None:
         decode_access_token(token, settings or _settings())
 
 
+def test_t9_tokens_carry_the_user_token_version() -> None:
+    """SECURITY T9: ``ver`` round-trips; a token without it counts as version 0."""
+    settings = _settings()
+    issued = create_access_token(USER, settings, version=3)
+    assert decode_access_claims(issued.token, settings).version == 3
+    assert decode_access_claims(_sign(_claims()), settings).version == 0
+
+
+@pytest.mark.parametrize("ver", [-1, "1", 1.0, True, None, [1]])
+def test_t9_a_malformed_token_version_is_invalid(ver: object) -> None:
+    """SECURITY T9: ``ver`` must be a non-negative integer, never coerced."""
+    claims = _claims()
+    claims["ver"] = ver
+    _rejects(_sign(claims))
+
+
 def test_round_trip_and_claims() -> None:
     """Issued tokens decode to their subject and carry exp/iat/nbf/sub/type."""
     settings = _settings()
@@ -70,7 +87,8 @@ def test_round_trip_and_claims() -> None:
     assert decode_access_token(issued.token, settings) == USER
     assert issued.expires_in == settings.jwt_access_token_expires_minutes * 60
     claims = jwt.decode(issued.token, SECRET, algorithms=["HS256"])
-    assert set(claims) == {"sub", "type", "iat", "nbf", "exp"}
+    assert set(claims) == {"sub", "type", "iat", "nbf", "exp", "ver"}
+    assert claims["ver"] == 0
     assert jwt.get_unverified_header(issued.token)["alg"] == "HS256"
 
 

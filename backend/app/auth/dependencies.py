@@ -17,7 +17,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.passwords import PasswordHasher, default_context
-from app.auth.tokens import InvalidToken, decode_access_token
+from app.auth.tokens import InvalidToken, decode_access_claims
 from app.core.errors import Forbidden, ServiceUnavailable, Unauthorized
 from app.core.openapi import API_V1_PREFIX
 from app.core.settings import Settings
@@ -72,12 +72,14 @@ async def get_current_user(
     settings: Annotated[Settings, Depends(get_settings_dep)],
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """The active user named by the bearer token, else a 401 envelope with
-    ``WWW-Authenticate: Bearer``. A failed user lookup is a 503, never a pass (E7)."""
+    """The active user named by the bearer token, issued at the user's current token
+    version (T9), else a 401 envelope with ``WWW-Authenticate: Bearer``. A failed user
+    lookup is a 503, never a pass (E7)."""
     if not token:
         raise _reject("missing_token")
     try:
-        user_id = decode_access_token(token, settings)
+        claims = decode_access_claims(token, settings)
+        user_id = claims.user_id
     except InvalidToken as exc:
         raise _reject("invalid_token", detail=str(exc)) from None
     try:
@@ -92,6 +94,8 @@ async def get_current_user(
         raise _reject("unknown_user", user_id=str(user_id))
     if not user.is_active:
         raise _reject("inactive_user", user_id=str(user_id))
+    if claims.version != user.token_version:
+        raise _reject("revoked_token", user_id=str(user_id))
     return user
 
 

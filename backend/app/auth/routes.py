@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Response
 
 from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
-from app.auth.schemas import LoginForm, TokenResponse
+from app.auth.schemas import LoginForm, PasswordChange, TokenResponse
 from app.auth.service import AuthService, email_fingerprint
-from app.core.errors import Unauthorized, error_responses
+from app.core.errors import Forbidden, Unauthorized, error_responses
 from app.core.openapi import API_V1_PREFIX
 from app.db.session import SessionDep
 from app.hardening.login_throttle import LoginAttempt, LoginAttemptDep
@@ -62,6 +62,32 @@ async def login(
     401 with one message for an unknown email, a wrong password or an inactive user.
     """
     return await _login(form, service, response, attempt)
+
+
+@router.post(
+    "/password",
+    operation_id="auth_change_password",
+    summary="Change the password",
+    status_code=204,
+    responses=error_responses(401, 403, 422, 429),
+)
+async def change_password(
+    body: PasswordChange, user: CurrentUser, service: AuthServiceDep, attempt: LoginAttemptDep
+) -> None:
+    """Replace the caller's password. ``current_password`` must be the password the
+    account has now (403 otherwise). Wrong guesses are throttled like failed logins, per
+    account and per IP, on counters of their own (429 when spent). On success every
+    token issued so far is revoked, this one included: log in again with the new
+    password."""
+    account = email_fingerprint(user.email)
+    attempt = attempt.scoped("password")
+    await attempt.check(account)
+    try:
+        await service.change_password(user, body.current_password, body.new_password)
+    except Forbidden:
+        await attempt.failed(account)
+        raise
+    await attempt.succeeded(account)
 
 
 @legacy_router.post(

@@ -1,13 +1,14 @@
-"""Login form and token response (SPEC §3.2, OAuth2 password flow)."""
+"""Login form, token response and password change (SPEC §3.2, OAuth2 password flow)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.password_policy import MAX_LENGTH
 from app.users.models import EMAIL_MAX_LENGTH
+from app.users.schemas import NewPassword
 
 
 class LoginForm(BaseModel):
@@ -36,3 +37,21 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Lifetime in seconds.", ge=1)
+
+
+class PasswordChange(BaseModel):
+    """Change-password body: proof of the current password and the new one (P12).
+
+    The new password follows the sign-up rules; unknown fields are a 422.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    current_password: str = Field(
+        repr=False,
+        min_length=1,
+        max_length=MAX_LENGTH,
+        json_schema_extra={"format": "password", "writeOnly": True},
+        description="The password the account has now.",
+    )
+    new_password: NewPassword

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import PasswordHasher
 from app.auth.tokens import AccessToken, create_access_token
-from app.core.errors import Unauthorized
+from app.core.errors import Forbidden, Unauthorized
 from app.core.settings import Settings
 from app.users.models import User, normalize_email
 from app.users.repository import UserRepository
@@ -24,6 +24,7 @@ from app.users.repository import UserRepository
 logger = logging.getLogger("app.auth")
 
 INVALID_CREDENTIALS = "Incorrect email or password."
+WRONG_CURRENT = "The current password is incorrect."
 
 
 def email_fingerprint(email: str) -> str:
@@ -73,9 +74,30 @@ class AuthService:
     async def login(self, email: str, password: str) -> AccessToken:
         """Authenticate and issue an access token."""
         user = await self.authenticate(email, password)
-        token = create_access_token(user.id, self.settings)
+        token = create_access_token(user.id, self.settings, version=user.token_version)
         logger.info(
             "login succeeded",
             extra={"event": "auth.login", "outcome": "success", "user_id": str(user.id)},
         )
         return token
+
+    async def change_password(self, user: User, current: str, new: str) -> None:
+        """Replace ``user``'s password after checking the current one (SECURITY P12), and
+        revoke every token issued so far, the caller's included (T9). A wrong current
+        password is :class:`Forbidden` (403): the token is fine, the proof is not."""
+        result = await self.hasher.verify(current, user.hashed_password)
+        if not result.ok:
+            logger.warning(
+                "password change refused",
+                extra={
+                    "event": "auth.password_change",
+                    "outcome": "wrong_password",
+                    "user_id": str(user.id),
+                },
+            )
+            raise Forbidden(WRONG_CURRENT)
+        await self.users.change_password(user, await self.hasher.hash(new))
+        logger.info(
+            "password changed",
+            extra={"event": "auth.password_change", "outcome": "changed", "user_id": str(user.id)},
+        )

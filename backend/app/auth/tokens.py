@@ -1,13 +1,17 @@
 """Access tokens: PyJWT, HS256 pinned, required claims, a token type (ADR-0018).
 
 Issued tokens carry ``sub`` (the user id), ``iat``, ``nbf``, ``exp``,
-``type="access"`` and, when configured, ``iss`` / ``aud``. :func:`decode_access_token`
-accepts a token only if all of this holds (SECURITY T1-T7, T11):
+``type="access"``, ``ver`` (the user's token version, T9) and, when configured,
+``iss`` / ``aud``. :func:`decode_access_claims` accepts a token only if all of this
+holds (SECURITY T1-T7, T11):
 
 * the signature verifies with ``JWT_SECRET_KEY`` under exactly ``JWT_ALGORITHM``
   (``alg=none``, HS512, RS256 ... are refused);
 * ``exp``, ``iat`` and ``sub`` are present; ``exp``/``nbf`` hold with a small leeway;
 * ``type`` is ``"access"`` (a future refresh/reset token cannot be replayed here);
+* ``ver``, when present, is a non-negative integer (absent counts as 0); whether it is
+  still the user's current version is checked against the database by
+  ``get_current_user``;
 * ``iss``/``aud`` match when configured;
 * the header has no ``crit`` entry; ``jwk``/``jku``/``kid``/``x5u`` headers are ignored
   (the key only ever comes from configuration).
@@ -39,6 +43,14 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True)
+class AccessClaims:
+    """What a verified access token says: whose it is and the token version it carries."""
+
+    user_id: uuid.UUID
+    version: int
+
+
+@dataclass(frozen=True)
 class AccessToken:
     """An issued token and its lifetime in seconds."""
 
@@ -50,10 +62,11 @@ def create_access_token(
     subject: uuid.UUID | str,
     settings: Settings,
     *,
+    version: int = 0,
     now: datetime | None = None,
     expires_in: timedelta | None = None,
 ) -> AccessToken:
-    """Sign an access token for ``subject`` (a user id)."""
+    """Sign an access token for ``subject`` (a user id) at token ``version`` (T9)."""
     issued = now or datetime.now(UTC)
     lifetime = expires_in or timedelta(minutes=settings.jwt_access_token_expires_minutes)
     claims: dict[str, Any] = {
@@ -62,6 +75,7 @@ def create_access_token(
         "iat": issued,
         "nbf": issued,
         "exp": issued + lifetime,
+        "ver": version,
     }
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
@@ -78,6 +92,11 @@ def create_access_token(
 
 def decode_access_token(token: str, settings: Settings) -> uuid.UUID:
     """The user id an access token names. Raises :class:`InvalidToken` for anything else."""
+    return decode_access_claims(token, settings).user_id
+
+
+def decode_access_claims(token: str, settings: Settings) -> AccessClaims:
+    """The user id and token version of an access token; :class:`InvalidToken` otherwise."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("empty or over-long token")
     require = ["exp", "iat", "sub"]
@@ -108,6 +127,10 @@ def decode_access_token(token: str, settings: Settings) -> uuid.UUID:
     if not isinstance(subject, str):
         raise InvalidToken("sub is not a string")
     try:
-        return uuid.UUID(subject)
+        user_id = uuid.UUID(subject)
     except ValueError as exc:
         raise InvalidToken("sub is not a user id") from exc
+    version = claims.get("ver", 0)
+    if type(version) is not int or version < 0:
+        raise InvalidToken("ver is not a token version")
+    return AccessClaims(user_id=user_id, version=version)

@@ -9,6 +9,10 @@ after a success (which forgets that account's failures, not the IP's). After
 ``LOGIN_WINDOW_SECONDS``, the next attempt is a 429 envelope with ``Retry-After``
 before any password is checked.
 
+Password changes (``POST /api/v1/auth/password``) are throttled the same way under their
+own scope, ``password``: wrong current passwords spend that budget, not the login one,
+so a stolen token cannot be used to lock its owner out of logging in.
+
 Counters live in Redis when it is configured; when Redis is unavailable they fall back
 to process memory: security logic degrades to a per-process limit, never to none.
 The account is identified by a digest of the normalised email, never the address.
@@ -29,6 +33,12 @@ from app.hardening.ratelimit import client_ip, parse_networks
 logger = logging.getLogger("app.hardening.login")
 
 TOO_MANY_ATTEMPTS = "Too many failed login attempts. Try again later."
+TOO_MANY_CHANGES = "Too many wrong current passwords. Try again later."
+#: The throttled actions; each has its own counters (``scope`` below).
+MESSAGES = {
+    "login": TOO_MANY_ATTEMPTS,
+    "password": TOO_MANY_CHANGES,
+}
 
 
 class LoginThrottle:
@@ -43,7 +53,7 @@ class LoginThrottle:
         self.per_ip = window(settings.login_max_failures_per_ip, settings.login_window_seconds)
         self.trusted = parse_networks(settings.trusted_proxies)
 
-    async def check(self, account: str, ip: str) -> None:
+    async def check(self, account: str, ip: str, scope: str = "login") -> None:
         """Raise :class:`RateLimited` (429 + ``Retry-After``) if either budget is spent."""
         if not self.enabled:
             return
@@ -51,48 +61,57 @@ class LoginThrottle:
             (self.per_account, "account", account),
             (self.per_ip, "ip", ip),
         ):
-            decision = await self.limiter.test(item, "login", kind, ident)
+            decision = await self.limiter.test(item, scope, kind, ident)
             if decision is not None and not decision.allowed:
-                self._refuse(decision, kind)
+                self._refuse(decision, kind, scope)
 
-    async def failed(self, account: str, ip: str) -> None:
+    async def failed(self, account: str, ip: str, scope: str = "login") -> None:
         """Count one failed attempt against the account and the IP."""
         if not self.enabled:
             return
-        await self.limiter.hit(self.per_account, "login", "account", account)
-        await self.limiter.hit(self.per_ip, "login", "ip", ip)
+        await self.limiter.hit(self.per_account, scope, "account", account)
+        await self.limiter.hit(self.per_ip, scope, "ip", ip)
 
-    async def succeeded(self, account: str) -> None:
+    async def succeeded(self, account: str, scope: str = "login") -> None:
         """A correct password: forget the account's failures (the IP's stay)."""
         if self.enabled:
-            await self.limiter.clear(self.per_account, "login", "account", account)
+            await self.limiter.clear(self.per_account, scope, "account", account)
 
-    def _refuse(self, decision: Decision, kind: str) -> None:
+    def _refuse(self, decision: Decision, kind: str, scope: str) -> None:
         logger.warning(
-            "login throttled", extra={"event": "auth.login", "outcome": "throttled", "by": kind}
+            "attempts throttled",
+            extra={"event": f"auth.{scope}", "outcome": "throttled", "by": kind},
         )
         raise RateLimited(
-            TOO_MANY_ATTEMPTS,
+            MESSAGES[scope],
             details={"retry_after": decision.reset_after},
             headers={"Retry-After": str(decision.reset_after)},
         )
 
 
 class LoginAttempt:
-    """The throttle bound to one request's client IP (what the login route receives)."""
+    """The throttle bound to one request's client IP and one scope (``login`` or
+    ``password``): what the login and password-change routes receive."""
 
-    def __init__(self, throttle: LoginThrottle, ip: str) -> None:
+    def __init__(self, throttle: LoginThrottle, ip: str, scope: str = "login") -> None:
+        if scope not in MESSAGES:
+            raise ValueError(f"unknown throttle scope {scope!r}")
         self.throttle = throttle
         self.ip = ip
+        self.scope = scope
+
+    def scoped(self, scope: str) -> LoginAttempt:
+        """The same client under another scope's counters."""
+        return LoginAttempt(self.throttle, self.ip, scope)
 
     async def check(self, account: str) -> None:
-        await self.throttle.check(account, self.ip)
+        await self.throttle.check(account, self.ip, self.scope)
 
     async def failed(self, account: str) -> None:
-        await self.throttle.failed(account, self.ip)
+        await self.throttle.failed(account, self.ip, self.scope)
 
     async def succeeded(self, account: str) -> None:
-        await self.throttle.succeeded(account)
+        await self.throttle.succeeded(account, self.scope)
 
 
 async def get_login_attempt(request: Request) -> LoginAttempt:

@@ -8,7 +8,7 @@ case" a database guarantee (race-free, on SQLite and PostgreSQL alike).
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, String, false, true
+from sqlalchemy import Boolean, Integer, String, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.db.base import Base, TimestampMixin, UUIDPrimaryKeyMixin
@@ -36,6 +36,11 @@ class User(UUIDPrimaryKeyMixin, TimestampMixin, Base):
     )
     is_superuser: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
+    )
+    #: Bumped by a password change or a deactivation: every access token carries the
+    #: version it was issued at, and an older one is refused (SECURITY T9, ADR-0018).
+    token_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
     )
 
     @validates("email")

@@ -50,7 +50,13 @@ class UserRepository(Repository[User]):
         return await self.list(offset=offset, limit=limit)
 
     async def set_active(self, user: User, active: bool) -> User:
-        """Activate or deactivate ``user``; takes effect on its very next request (A7)."""
+        """Activate or deactivate ``user``; takes effect on its very next request (A7).
+
+        Deactivating also revokes every token issued so far (T9): a later reactivation
+        does not bring them back.
+        """
+        if user.is_active and not active:
+            user.token_version += 1
         user.is_active = active
         await self.session.flush()
         return user
@@ -62,7 +68,15 @@ class UserRepository(Repository[User]):
         return user
 
     async def set_password_hash(self, user: User, hashed_password: str) -> User:
-        """Replace the stored hash (e.g. a bcrypt hash upgraded to argon2id at login)."""
+        """Replace the stored hash of the *same* password (a bcrypt hash upgraded to
+        argon2id at login): issued tokens stay valid."""
         user.hashed_password = hashed_password
+        await self.session.flush()
+        return user
+
+    async def change_password(self, user: User, hashed_password: str) -> User:
+        """Store the hash of a *new* password and revoke every token issued so far (T9)."""
+        user.hashed_password = hashed_password
+        user.token_version += 1
         await self.session.flush()
         return user
