@@ -191,8 +191,15 @@ class ApiClient:
         """``GET /api/v1/users/{id}``: yourself, or anyone if you are a superuser."""
         return User.from_json(self._json("GET", f"/users/{user_id}"))
 
+    def change_password(self, current: str, new: str) -> None:
+        """``POST /api/v1/auth/password``. Every token issued so far stops working, this
+        client's included (it is dropped): log in again with ``new``."""
+        body = {"current_password": current, "new_password": new}
+        self._send("POST", "/auth/password", json=body)
+        self.token = None
+
     # --- plumbing -------------------------------------------------------------
-    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {}
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token.access_token}"
@@ -200,7 +207,10 @@ class ApiClient:
         self.last_rate_limit = RateLimit.from_headers(response.headers)
         if response.is_error:
             raise ApiError.from_response(response)
-        body: dict[str, Any] = response.json()
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body: dict[str, Any] = self._send(method, path, **kwargs).json()
         return body
 
 
@@ -211,7 +221,8 @@ def _expect_error(code: str, error: ApiError | None) -> ApiError:
 
 
 def demo(base_url: str) -> None:
-    """Sign up two users, log in, read yourself, fail to read the other; print each step."""
+    """Sign up two users, log in, read yourself, fail to read the other, change the
+    password; print each step."""
     run_id = secrets.token_hex(4)
     password = "correct horse battery staple 42"  # pragma: allowlist secret - example only
     alice_email, bob_email = f"alice-{run_id}@example.com", f"bob-{run_id}@example.com"
@@ -244,6 +255,19 @@ def demo(base_url: str) -> None:
             error = exc
         conflict = _expect_error("conflict", error)
         print(f"signing up again: {conflict.status_code} {conflict.code}: {conflict.message}")
+
+        new_password = "another horse battery staple 43"  # pragma: allowlist secret - example
+        api.change_password(password, new_password)
+        api.token = token  # the token from before the change
+        error = None
+        try:
+            api.me()
+        except ApiError as exc:
+            error = exc
+        revoked = _expect_error("unauthorized", error)
+        print(f"password changed; the old token: {revoked.status_code} {revoked.code}")
+        api.login(alice_email, new_password)
+        print(f"logged in again with the new password: me = {api.me().email}")
     print("python client: all steps answered as documented")
 
 

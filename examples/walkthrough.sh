@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A guided tour of the API with curl (SPEC §3.2), printing every request and response:
 #   sign up -> log in -> who am I -> read another user (403) -> rate-limit headers
-#   -> provoke and read error envelopes (409, 422, 401).
+#   -> provoke and read error envelopes (409, 422, 401) -> change the password (old
+#   tokens stop working).
 # Usage: examples/walkthrough.sh [BASE_URL]      (default: $BASE_URL or http://127.0.0.1:8000)
 # Needs curl and python3 (for reading JSON). Exits non-zero as soon as a step does not
 # answer as documented, so `make examples` and CI catch an example that rotted.
@@ -14,6 +15,7 @@ RUN_ID="$(date +%s)-$RANDOM"
 ALICE="alice-$RUN_ID@example.com"
 BOB="bob-$RUN_ID@example.com"
 PASSWORD='correct horse battery staple 42'  # pragma: allowlist secret - example only
+NEW_PASSWORD='another horse battery staple 43'  # pragma: allowlist secret - example only
 
 STATUS=''   # status code of the last call
 BODY=''     # body of the last call
@@ -107,5 +109,17 @@ echo "-- no token (401 unauthorized, with WWW-Authenticate)"
 call 401 GET /users/me
 echo "code=$(json error.code) WWW-Authenticate: $(header WWW-Authenticate)"
 [[ $(json error.code) == unauthorized ]] || fail "expected code unauthorized"
+
+step "7. Change the password  POST /api/v1/auth/password (every earlier token is revoked)"
+echo "-- with a wrong current password (403 forbidden, nothing changes)"
+call 403 POST /auth/password "${AUTH[@]}" -H 'Content-Type: application/json' \
+  --data "{\"current_password\": \"not it at all\", \"new_password\": \"$NEW_PASSWORD\"}"
+echo "code=$(json error.code) message=$(json error.message)"
+call 204 POST /auth/password "${AUTH[@]}" -H 'Content-Type: application/json' \
+  --data "{\"current_password\": \"$PASSWORD\", \"new_password\": \"$NEW_PASSWORD\"}"
+echo "-- the token from step 2 is revoked (401); the new password logs in"
+call 401 GET /users/me "${AUTH[@]}"
+call 200 POST /auth/login --data-urlencode "username=$ALICE" --data-urlencode "password=$NEW_PASSWORD"
+call 200 GET /users/me -H "Authorization: Bearer $(json access_token)"
 
 printf '\n\033[32mwalkthrough: all steps answered as documented\033[0m\n'
