@@ -8,9 +8,10 @@
    e-mails and random passwords, and writes the Web Fuzzing Commons auth document
    ``schemathesis.toml`` reads (``FUZZ_AUTH_FILE``, a private temp file);
 4. runs ``schemathesis run`` (config: ``schemathesis.toml``; fixed seed, all checks,
-   all phases) twice: the admin-only operations as a superuser created with
-   ``python -m app create-superuser``, then every operation as alice (bob loaded as
-   her peer for ``object_level_authorization``). JUnit reports
+   all phases) twice: every operation as alice (bob loaded as her peer for
+   ``object_level_authorization``), then the admin pass (admin-only operations and the
+   ones their links need) as a superuser created with ``python -m app
+   create-superuser``; last, because it may delete users. JUnit reports
    ``reports/fuzz/junit.xml`` and ``junit-admin.xml``, server log next to them;
 5. stops the server it started (by PID) and exits with schemathesis' exit code
    (0 passed, 1 a check failed, 2 setup/schema error; the first non-zero of the passes).
@@ -122,12 +123,12 @@ def create_users(base: str, env: dict[str, str], run_id: str) -> list[dict[str, 
 
 
 def schemathesis_runs(base: str) -> list[tuple[str, list[str]]]:
-    """(name, command) of each pass: admin-only operations as admin, then everything as alice.
+    """(name, command) of each pass: everything as alice, then the admin pass as admin.
 
     Pinning one identity per pass keeps runs reproducible; bob is loaded in both so
     ``object_level_authorization`` can replay alice's reads as him (``peers``).
     """
-    from tests.contract.harness import ADMIN_ONLY_OPERATION_IDS
+    from tests.contract.harness import ADMIN_PASS_OPERATION_IDS
 
     common = [
         str(BIN / "schemathesis"), "run", f"{base}/openapi.json",
@@ -136,16 +137,15 @@ def schemathesis_runs(base: str) -> list[tuple[str, list[str]]]:
     if os.environ.get("FUZZ_MAX_EXAMPLES"):
         common += ["--max-examples", os.environ["FUZZ_MAX_EXAMPLES"]]
     common += shlex.split(os.environ.get("FUZZ_ARGS", ""))
-    admin_only = [arg for op in ADMIN_ONLY_OPERATION_IDS for arg in ("--include-operation-id", op)]
+    admin_ops = [arg for op in ADMIN_PASS_OPERATION_IDS for arg in ("--include-operation-id", op)]
     return [
-        ("admin-only operations as admin",
-         [*common, "--auth-wfc-user", "admin", *admin_only,
-          # No stateful phase: its links lead to operations outside this pass.
-          "--phases", "examples,coverage,fuzzing",
-          "--report-junit-path", str(REPORTS / "junit-admin.xml")]),
         ("all operations as alice",
          [*common, "--auth-wfc-user", "alice", "--phases", "examples,coverage,fuzzing,stateful",
           "--report-junit-path", str(REPORTS / "junit.xml")]),
+        ("admin pass as admin (last: it may delete users)",
+         [*common, "--auth-wfc-user", "admin", *admin_ops,
+          "--phases", "examples,coverage,fuzzing,stateful",
+          "--report-junit-path", str(REPORTS / "junit-admin.xml")]),
     ]  # fmt: skip
 
 

@@ -44,7 +44,11 @@ PEERS = (
 )
 
 #: Operations only a superuser gets past 403: fuzzed in a second pass as ``admin``.
-ADMIN_ONLY_OPERATION_IDS = ("users_list",)
+ADMIN_ONLY_OPERATION_IDS = ("users_list", "users_delete")
+#: The admin pass: the admin-only operations plus what their links need, so the stateful
+#: phase can create -> read -> delete -> read again (``use_after_free``). It runs after
+#: the peers' pass: it may delete any user but itself.
+ADMIN_PASS_OPERATION_IDS = (*ADMIN_ONLY_OPERATION_IDS, "users_create", "users_get")
 #: A superuser, for the admin-only operations; never a peer (it may read everyone).
 ADMIN = Identity(
     "admin", "admin@contract.example.com", "admin-Contract-pass-3"

@@ -79,14 +79,13 @@ def test_every_check_and_phase_passes(
 def test_admin_only_operations_pass_as_a_superuser(
     contract_app: FastAPI, contract_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Admin-only operations (``GET /api/v1/users``) are exercised past their 403 too."""
+    """Admin-only operations (``GET /api/v1/users``, ``DELETE /api/v1/users/{id}``) are
+    exercised past their 403 too, with sign-up and read so the stateful phase can
+    create -> read -> delete -> read again (``use_after_free``)."""
     harness.create_superuser(contract_app.state.settings)
     wfc = harness.write_wfc(tmp_path / "admin.json", (harness.ADMIN,))
-    config = contract_config | {
-        "auth": {"wfc": {"path": str(wfc)}},
-        "phases": {"stateful": {"enabled": False}},  # its links lead outside the filter
-    }
-    report = harness.run(contract_app, config, operation_ids=harness.ADMIN_ONLY_OPERATION_IDS)
+    config = contract_config | {"auth": {"wfc": {"path": str(wfc)}}}
+    report = harness.run(contract_app, config, operation_ids=harness.ADMIN_PASS_OPERATION_IDS)
     assert report.errors == [], report.describe()
     assert report.failures == [], report.describe()
 

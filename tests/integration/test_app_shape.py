@@ -56,13 +56,14 @@ def test_legacy_auth_aliases_are_deprecated_in_openapi(app: FastAPI) -> None:
 
 def test_route_paths_are_full_templates(app: FastAPI) -> None:
     """Routers carry their full prefix: each route's own path is the public template, so
-    ``scope["route"].path`` in logs and metrics equals what clients call (ADR-0002)."""
+    ``scope["route"].path_format`` in logs and metrics (the path without convertors such
+    as ``:not_me``) equals what clients call and the schema says (ADR-0002)."""
     routes = _api_routes(app)
     assert routes, "no API routes found"
     for public_path, route in routes:
         assert route.path == public_path, f"{public_path}: prefix added at include time"
     schema_paths = set(app.openapi()["paths"])
-    assert {route.path for _, route in routes if route.include_in_schema} == schema_paths
+    assert {route.path_format for _, route in routes if route.include_in_schema} == schema_paths
 
 
 def test_middleware_is_pure_asgi_and_the_guard_is_outermost(app: FastAPI) -> None:

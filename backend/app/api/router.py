@@ -2,7 +2,7 @@
 
 Each domain router carries its full prefix (``API_V1_PREFIX`` + its own), so
 this module only lists routers and adds no prefixes: FastAPI then records the
-full route template in ``scope["route"].path`` for logs and metrics. A future
+full route template in ``scope["route"].path_format`` for logs and metrics. A future
 ``/api/v2`` is a second list next to ``V1_ROUTERS``.
 """
 

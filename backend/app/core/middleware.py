@@ -86,7 +86,8 @@ class RequestGuardMiddleware:
                 await render_exception(exc)(scope, receive, send_with_id)
         finally:
             seconds = perf_counter() - start
-            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            # The template without path convertors: "/users/{user_id}", as in the schema.
+            route = getattr(scope.get("route"), "path_format", None) or "<unmatched>"
             self.access_log(scope["method"], route, status, round(seconds * 1000, 2))
             if self.observer is not None:
                 try:

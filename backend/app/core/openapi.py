@@ -31,7 +31,7 @@ TAGS: list[dict[str, Any]] = [
 ]
 
 #: The versioned public surface (SPEC §3.1 #4). Domain routers put it in their own
-#: ``prefix`` so ``scope["route"].path`` is the full route template (ADR-0002).
+#: ``prefix`` so ``scope["route"].path_format`` is the full route template (ADR-0002).
 API_V1_PREFIX = "/api/v1"
 
 

@@ -41,6 +41,11 @@ class Repository(Generic[ModelT]):
         await self.session.flush()
         return instance
 
+    async def delete(self, instance: ModelT) -> None:
+        """Delete ``instance`` and flush."""
+        await self.session.delete(instance)
+        await self.session.flush()
+
     async def list(self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE) -> Sequence[ModelT]:
         """One page ordered by creation time then id; ``limit`` is capped at
         :data:`MAX_PAGE_SIZE` and ``offset`` floored at 0."""

@@ -1,11 +1,13 @@
-"""``/api/v1/users``: sign-up, the current user, user lookup, admin listing (SPEC §3.2)."""
+"""``/api/v1/users``: sign-up, the current user, user lookup, admin listing and deletion
+(SPEC §3.2)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.auth.dependencies import CurrentUser, PasswordHasherDep, require_roles
 from app.core.errors import error_responses
@@ -18,8 +20,20 @@ from app.users.service import MAX_PAGE_SIZE, UserService
 
 router = APIRouter(prefix=f"{API_V1_PREFIX}/users", tags=["users"])
 
+
+class NotMeConvertor(StringConvertor):
+    """A path segment other than ``me``. ``/users/me`` is a route of its own with only
+    ``GET``, so ``DELETE /users/me`` must be a 405 that advertises ``Allow: GET``, not a
+    request routed to ``DELETE /users/{user_id}`` (where ``me`` would be a 422)."""
+
+    regex = "(?!me$)[^/]+"
+
+
+register_url_convertor("not_me", NotMeConvertor())
+
 #: Operation ids are part of the contract (clients, links, schemathesis).
 GET_USER_OPERATION = "users_get"
+DELETE_USER_OPERATION = "users_delete"
 
 _CREATED: dict[int | str, dict[str, Any]] = {
     201: {
@@ -29,7 +43,12 @@ _CREATED: dict[int | str, dict[str, Any]] = {
                 "operationId": GET_USER_OPERATION,
                 "parameters": {"user_id": "$response.body#/id"},
                 "description": "The `id` in the response is `user_id` of `GET /users/{user_id}`.",
-            }
+            },
+            "DeleteUserById": {
+                "operationId": DELETE_USER_OPERATION,
+                "parameters": {"user_id": "$response.body#/id"},
+                "description": "The `id` is `user_id` of `DELETE /users/{user_id}` (admins).",
+            },
         },
     }
 }
@@ -112,3 +131,21 @@ async def read_user(user_id: uuid.UUID, caller: CurrentUser, service: UserServic
     Others get 403 whether or not the id exists; only superusers see 404.
     """
     return await service.get_public_for_caller(caller, user_id)
+
+
+@router.delete(
+    "/{user_id:not_me}",
+    status_code=204,
+    operation_id=DELETE_USER_OPERATION,
+    summary="Delete a user (admin)",
+    responses=error_responses(403, 404, 409, 422),
+    response_class=Response,
+)
+async def delete_user(
+    user_id: uuid.UUID,
+    caller: Annotated[User, Depends(require_roles("admin"))],
+    service: UserServiceDep,
+) -> None:
+    """Delete an account. Superusers only (403 otherwise); 404 for an unknown id; 409 for
+    your own account. The id stays gone: reads are 404 and its tokens 401."""
+    await service.delete(caller, user_id)

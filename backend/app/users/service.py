@@ -22,8 +22,9 @@ from app.users.schemas import UserPublic
 logger = logging.getLogger("app.users")
 
 EMAIL_TAKEN = "A user with this email already exists."
+CANNOT_DELETE_SELF = "An admin cannot delete their own account."
 
-__all__ = ["EMAIL_TAKEN", "MAX_PAGE_SIZE", "UserService"]
+__all__ = ["CANNOT_DELETE_SELF", "EMAIL_TAKEN", "MAX_PAGE_SIZE", "UserService"]
 
 
 class UserService:
@@ -128,6 +129,28 @@ class UserService:
     ) -> tuple[Sequence[User], int]:
         """One page of users and the total count (admin only; the route enforces it)."""
         return await self.repo.list_page(offset=offset, limit=limit), await self.repo.count()
+
+    async def delete(self, caller: User, user_id: uuid.UUID) -> None:
+        """Delete ``user_id``'s account (admins only; the route enforces it). The id stays
+        gone: its reads are 404 and its tokens 401 from then on (SECURITY A6); the cached
+        payload goes with it. An admin cannot delete their own account (409), so a
+        deployment always keeps the admin who acts."""
+        if caller.id == user_id:
+            raise Conflict(CANNOT_DELETE_SELF)
+        user = await self.repo.get_by_id(user_id)
+        if user is None:
+            raise NotFound("User not found.")
+        await self.repo.delete(user)
+        await self._changed(user)
+        logger.info(
+            "user deleted",
+            extra={
+                "event": "users.delete",
+                "outcome": "deleted",
+                "user_id": str(caller.id),
+                "target_id": str(user_id),
+            },
+        )
 
     async def create_superuser(self, email: str, password: str) -> User:
         """Create an admin (the CLI's ``create-superuser``). 409 if the email is taken."""
