@@ -16,9 +16,11 @@ WORKDIR /build
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # Dependencies first (their own layer, rebuilt only when pyproject.toml changes).
-# The version ranges live in pyproject.toml's [project].dependencies, read here with tomllib.
+# The version ranges live in pyproject.toml's [project].dependencies, read here with tomllib,
+# plus the optional extras named in EXTRAS (comma-separated), e.g. --build-arg EXTRAS=otel.
+ARG EXTRAS=""
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+RUN python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = [e for e in os.environ['EXTRAS'].split(',') if e]; print('\n'.join(p['dependencies'] + [d for e in extras for d in p['optional-dependencies'][e]]))" > requirements.txt \
  && pip install --no-cache-dir -r requirements.txt
 
 # --- runtime ---------------------------------------------------------------------

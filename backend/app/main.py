@@ -26,7 +26,7 @@ from app.db.engine import Database
 from app.db.errors import install_db_error_handlers
 from app.db.session import get_session
 from app.hardening.security import security_headers
-from app.hardening.telemetry import observer_for
+from app.hardening.telemetry import native_telemetry_config, observer_for
 from app.hardening.wiring import build_hardening, declare_rate_limit_responses, install_hardening
 
 
@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         openapi_tags=TAGS,
         debug=False,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry: explicit opt-in, off by default (ADR-0026).
+        telemetry=native_telemetry_config(settings),
         # Self-hosted docs pages and the docs switch (ADR-0027, SECURITY H3).
         docs_url=None,
         redoc_url=None,

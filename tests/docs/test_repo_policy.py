@@ -20,7 +20,9 @@ def _requirements() -> dict[str, Requirement]:
     reqs = [*project["dependencies"]]
     for extra in project.get("optional-dependencies", {}).values():
         reqs += extra
-    return {Requirement(r).name.lower(): Requirement(r) for r in reqs}
+    parsed = [Requirement(r) for r in reqs]
+    # An extra may include another extra of this project ("<name>[otel]"): not a dependency.
+    return {r.name.lower(): r for r in parsed if r.name != project["name"]}
 
 
 def test_python_311_and_the_core_stack() -> None:

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     telemetry_mode: Literal["noop", "log"] = "noop"
     telemetry_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     metrics_enabled: bool = False
+    #: FastAPI's native OpenTelemetry traces and metrics (ADR-0026). Off: no per-request
+    #: provider checks at all; on: exporters from the standard ``OTEL_*`` variables.
+    opentelemetry_enabled: bool = False
 
     # --- HTTP security (ADR-0027) -------------------------------------------
     #: Exact origins allowed by CORS (``scheme://host[:port]``). Empty: no CORS at all.

@@ -12,6 +12,9 @@ all, so telemetry costs nothing on the hot path. Features report counters throug
 * Prometheus (``METRICS_ENABLED=true``): ``http_requests_total``,
   ``http_request_duration_seconds`` and ``app_events_total`` in the app's own registry,
   served at ``GET /metrics`` (outside ``/api/v1``; expose it on an internal network only).
+* OpenTelemetry (``OPENTELEMETRY_ENABLED=true``): FastAPI's native traces and metrics,
+  configured by :func:`native_telemetry_config`; off by default, when FastAPI does no
+  per-request work for it at all.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, MutableMapping
+from typing import Any, Protocol
 
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Histogram as PromHistogram
 
+from app.core.openapi import API_V1_PREFIX
 from app.core.settings import Settings
 
 logger = logging.getLogger("app.telemetry")
@@ -145,3 +150,30 @@ def build_telemetry(settings: Settings) -> tuple[Telemetry, PrometheusTelemetry 
 def observer_for(telemetry: Telemetry) -> Observer | None:
     """The guard's per-request hook, or ``None`` (nothing to call) for noop."""
     return None if isinstance(telemetry, NoopTelemetry) else telemetry.request
+
+
+def is_health_probe(scope: MutableMapping[str, Any]) -> bool:
+    """``/health`` and ``/api/v1/health/*``: polled every few seconds, never traced."""
+    path: str = scope.get("path", "")
+    return path == "/health" or path.startswith(f"{API_V1_PREFIX}/health/")
+
+
+def native_telemetry_config(settings: Settings) -> TelemetryConfig:
+    """``FastAPI(telemetry=...)`` for ``settings`` (ADR-0026).
+
+    FastAPI >= 0.142 traces every request as soon as *any* OpenTelemetry provider is
+    registered in the process, and checks for one on every request. Here it is explicit:
+    ``OPENTELEMETRY_ENABLED=false`` turns every signal off (no per-request check);
+    ``true`` turns on traces and metrics with exporters from the standard ``OTEL_*``
+    variables (``auto_configure``) or the providers the process registered. Log export
+    stays off either way: it would ship exception messages and stack traces past the
+    redaction of ADR-0004.
+    """
+    enabled = settings.opentelemetry_enabled
+    return {
+        "tracing": enabled,
+        "metrics": enabled,
+        "logs": False,
+        "auto_configure": enabled,
+        "exclude": is_health_probe,
+    }

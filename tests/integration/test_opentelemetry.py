@@ -1,0 +1,148 @@
+"""FastAPI's native OpenTelemetry: explicit opt-in, probes untraced, no log export
+(SPEC §3.3, ADR-0026).
+
+FastAPI >= 0.142 traces every request as soon as any OpenTelemetry provider exists in
+the process. These tests register real SDK providers with in-memory exporters, the way a
+deployment (or a library it imports) would, and check that only
+``OPENTELEMETRY_ENABLED=true`` makes the app use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.fixtures.app import serve
+from tests.fixtures.auth import DEFAULT_PASSWORD
+
+#: Standard variables that would make FastAPI's auto-configuration export over the network.
+OTEL_EXPORT_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+)
+SOME_USER = "/api/v1/users/00000000-0000-0000-0000-000000000001"
+
+
+@dataclass
+class Exported:
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+    logs: InMemoryLogRecordExporter
+
+    def clear(self) -> None:
+        self.spans.clear()
+        self.logs.clear()
+        self.metrics.get_metrics_data()  # delta temporality: reading drains the histogram
+
+    def request_durations(self) -> int:
+        data = self.metrics.get_metrics_data()
+        if data is None:
+            return 0
+        return sum(
+            point.count
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == "http.server.request.duration"
+            for point in metric.data.data_points
+        )
+
+
+_PROVIDERS: Exported | None = None
+
+
+def _global_providers() -> Exported:
+    """Register SDK providers once per process (OpenTelemetry allows setting them once)."""
+    global _PROVIDERS
+    if _PROVIDERS is None:
+        spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
+        reader = InMemoryMetricReader(
+            preferred_temporality={Histogram: AggregationTemporality.DELTA}
+        )
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        logger_provider = LoggerProvider()
+        logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+        _logs.set_logger_provider(logger_provider)
+        _PROVIDERS = Exported(spans, reader, logs)
+    return _PROVIDERS
+
+
+@pytest.fixture
+def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[Exported]:
+    for name in OTEL_EXPORT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    providers = _global_providers()
+    providers.clear()
+    yield providers
+    providers.clear()
+
+
+async def _traffic(app: FastAPI) -> None:
+    """A protected route (401), a login whose body fails validation (422, carries a
+    password), and the three health probes."""
+    async with serve(app) as client:
+        assert (await client.get(SOME_USER)).status_code == 401
+        bad_login = {"username": "", "password": DEFAULT_PASSWORD}
+        assert (await client.post("/api/v1/auth/login", data=bad_login)).status_code == 422
+        for probe in ("/health", "/api/v1/health/live", "/api/v1/health/ready"):
+            assert (await client.get(probe)).status_code == 200
+
+
+async def test_opentelemetry_off_by_default_even_with_providers_registered(
+    make_app: Callable[..., FastAPI], exported: Exported
+) -> None:
+    """A registered provider alone turns nothing on: no spans, metrics or logs."""
+    await _traffic(make_app())
+    assert exported.spans.get_finished_spans() == ()
+    assert exported.request_durations() == 0
+    assert exported.logs.get_finished_logs() == ()
+
+
+async def test_opentelemetry_enabled_traces_route_templates_not_probes(
+    make_app: Callable[..., FastAPI], exported: Exported
+) -> None:
+    await _traffic(make_app(opentelemetry_enabled=True))
+    servers = [s for s in exported.spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    routes = sorted(
+        (s.attributes or {}).get("http.route", "") for s in servers if s.attributes is not None
+    )
+    assert routes == ["/api/v1/auth/login", "/api/v1/users/{user_id}"], routes
+    statuses = {
+        (s.attributes or {}).get("http.route"): (s.attributes or {}).get(
+            "http.response.status_code"
+        )
+        for s in servers
+    }
+    assert statuses == {"/api/v1/users/{user_id}": 401, "/api/v1/auth/login": 422}
+    assert exported.request_durations() == 2  # the probes are not measured either
+
+
+async def test_opentelemetry_never_exports_logs_or_secrets(
+    make_app: Callable[..., FastAPI], exported: Exported
+) -> None:
+    """Log export stays off (it would ship exception text past ADR-0004's redaction), and
+    no span carries the password from the rejected login body."""
+    await _traffic(make_app(opentelemetry_enabled=True))
+    assert exported.logs.get_finished_logs() == ()
+    spans = exported.spans.get_finished_spans()
+    assert spans
+    for span in spans:
+        texts = [str(v) for v in (span.attributes or {}).values()]
+        texts += [str(v) for event in span.events for v in (event.attributes or {}).values()]
+        assert not any(DEFAULT_PASSWORD in text for text in texts), span.name
