@@ -3,7 +3,8 @@
 Both take a :class:`Scenario` and return a :class:`Result` (requests/s, p50, p99,
 errors). A scenario runs for a fixed duration at a fixed number of keep-alive
 connections, each sending its next request as soon as the previous answer
-arrived (closed loop, like wrk).
+arrived (closed loop, like wrk), or, with ``rate`` set, at a fixed pace (open loop,
+asyncio only): the latency probe, which must not itself saturate the server.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Scenario:
     password: str = ""
     login_email: str = ""
     prefix: str = "bench"
+    #: Requests/s per connection; 0 = closed loop (next request as soon as an answer came).
+    rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -176,17 +179,44 @@ async def _connection(
         writer.close()
 
 
+async def _paced_connection(
+    scenario: Scenario, conn_id: int, deadline: float, latencies: list[float], errors: list[int]
+) -> None:
+    """Send on a fixed schedule; latency counts from the *scheduled* send time, so a stalled
+    server is charged for every request it delayed (no coordinated omission)."""
+    parsed = urllib.parse.urlsplit(scenario.base_url)
+    reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+    interval = 1 / scenario.rate
+    start = time.perf_counter()
+    counter = 0
+    try:
+        while (due := start + counter * interval) < deadline:
+            counter += 1
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            writer.write(_request_bytes(scenario, counter, conn_id))
+            try:
+                status = await asyncio.wait_for(_read_response(reader), timeout=30)
+            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                errors.append(1)
+                return
+            latencies.append(time.perf_counter() - due)
+            if not 200 <= status < 400:
+                errors.append(1)
+    finally:
+        writer.close()
+
+
 async def run_python(scenario: Scenario) -> Result:
     """Drive ``scenario`` from this process's event loop (bounded by ``duration`` + 30 s)."""
     latencies: list[float] = []
     errors: list[int] = []
     started = time.perf_counter()
     deadline = started + scenario.duration
+    connection = _paced_connection if scenario.rate else _connection
     await asyncio.gather(
-        *(
-            _connection(scenario, i, deadline, latencies, errors)
-            for i in range(scenario.connections)
-        )
+        *(connection(scenario, i, deadline, latencies, errors) for i in range(scenario.connections))
     )
     elapsed = time.perf_counter() - started
     latencies.sort()
@@ -203,14 +233,18 @@ async def run_python(scenario: Scenario) -> Result:
 
 
 async def run_together(scenarios: list[Scenario], tool: str, threads: int) -> list[Result]:
-    """Run ``scenarios`` at the same time (e.g. a probe during a burst)."""
-    if tool == "wrk":
-        processes = [start_wrk(s, threads) for s in scenarios]
-        return [
-            await asyncio.to_thread(finish_wrk, p, s)
-            for p, s in zip(processes, scenarios, strict=True)
-        ]
-    return list(await asyncio.gather(*(run_python(s) for s in scenarios)))
+    """Run ``scenarios`` at the same time (e.g. a probe during a burst). Paced scenarios
+    always use the asyncio generator (wrk cannot pace)."""
+    processes = {
+        i: start_wrk(s, threads) for i, s in enumerate(scenarios) if tool == "wrk" and not s.rate
+    }
+
+    async def one(i: int, scenario: Scenario) -> Result:
+        if i in processes:
+            return await asyncio.to_thread(finish_wrk, processes[i], scenario)
+        return await run_python(scenario)
+
+    return list(await asyncio.gather(*(one(i, s) for i, s in enumerate(scenarios))))
 
 
 async def run_one(scenario: Scenario, tool: str, threads: int) -> Result:
