@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         RequestGuardMiddleware,
         extra_headers=security_headers(settings),
         observer=observer_for(hardening.telemetry),
+        span_request_id=settings.opentelemetry_enabled,
     )
     return app
 

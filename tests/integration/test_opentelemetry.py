@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from app.core.middleware import SPAN_REQUEST_ID
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD
 
@@ -93,15 +94,18 @@ def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[Exported]:
     providers.clear()
 
 
-async def _traffic(app: FastAPI) -> None:
+async def _traffic(app: FastAPI) -> list[str]:
     """A protected route (401), a login whose body fails validation (422, carries a
-    password), and the three health probes."""
+    password), and the three health probes. Returns the two API requests' ids."""
     async with serve(app) as client:
-        assert (await client.get(SOME_USER)).status_code == 401
+        denied = await client.get(SOME_USER)
+        assert denied.status_code == 401
         bad_login = {"username": "", "password": DEFAULT_PASSWORD}
-        assert (await client.post("/api/v1/auth/login", data=bad_login)).status_code == 422
+        rejected = await client.post("/api/v1/auth/login", data=bad_login)
+        assert rejected.status_code == 422
         for probe in ("/health", "/api/v1/health/live", "/api/v1/health/ready"):
             assert (await client.get(probe)).status_code == 200
+    return [denied.headers["x-request-id"], rejected.headers["x-request-id"]]
 
 
 async def test_opentelemetry_off_by_default_even_with_providers_registered(
@@ -117,7 +121,9 @@ async def test_opentelemetry_off_by_default_even_with_providers_registered(
 async def test_opentelemetry_enabled_traces_route_templates_not_probes(
     make_app: Callable[..., FastAPI], exported: Exported
 ) -> None:
-    await _traffic(make_app(opentelemetry_enabled=True))
+    """One server span per API request, named by route template and carrying the
+    request id of its log lines; the probes are neither traced nor measured."""
+    request_ids = await _traffic(make_app(opentelemetry_enabled=True))
     servers = [s for s in exported.spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
     routes = sorted(
         (s.attributes or {}).get("http.route", "") for s in servers if s.attributes is not None
@@ -130,6 +136,9 @@ async def test_opentelemetry_enabled_traces_route_templates_not_probes(
         for s in servers
     }
     assert statuses == {"/api/v1/users/{user_id}": 401, "/api/v1/auth/login": 422}
+    # Each server span carries the response's X-Request-ID: the key into the logs.
+    span_ids = [(s.attributes or {}).get(SPAN_REQUEST_ID) for s in servers]
+    assert sorted(ids[0] for ids in span_ids if ids) == sorted(request_ids)
     assert exported.request_durations() == 2  # the probes are not measured either
 
 
