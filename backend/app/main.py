@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         json_logs=settings.log_json,
         service=settings.service_name,
         env=settings.app_env,
+        trace_ids=settings.opentelemetry_enabled,
     )
     hardening = build_hardening(settings)
 

@@ -10,6 +10,9 @@ deployment (or a library it imports) would, and check that only
 from __future__ import annotations
 
 import http.server
+import io
+import json
+import logging
 import os
 import signal
 import subprocess
@@ -162,6 +165,30 @@ async def test_opentelemetry_enabled_traces_route_templates_not_probes(
     span_ids = [(s.attributes or {}).get(SPAN_REQUEST_ID) for s in servers]
     assert sorted(str(ids[0]) for ids in span_ids if isinstance(ids, tuple)) == sorted(request_ids)
     assert exported.request_durations() == 2  # the probes are not measured either
+
+
+async def test_opentelemetry_log_lines_carry_the_trace_id_of_their_request(
+    make_app: Callable[..., FastAPI], exported: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a log line to its trace: the access line and the 401's warning of a traced
+    request carry its server span's trace id; probes' lines carry none."""
+    app = make_app(opentelemetry_enabled=True, log_json=True)
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))
+    lines = io.StringIO()
+    monkeypatch.setattr(handler, "stream", lines)
+    request_ids = await _traffic(app)
+    servers = [s for s in exported.spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    trace_of = {
+        str((s.attributes or {})[SPAN_REQUEST_ID][0]): format(s.context.trace_id, "032x")  # type: ignore[index]
+        for s in servers
+    }
+    records = [json.loads(line) for line in lines.getvalue().splitlines()]
+    denied = [r for r in records if r.get("request_id") == request_ids[0]]
+    assert {r["msg"] for r in denied} >= {"request", "authentication rejected"}
+    assert {r.get("trace_id") for r in denied} == {trace_of[request_ids[0]]}
+    probes = [r for r in records if r.get("route", "").startswith(("/health", "/api/v1/health"))]
+    assert probes
+    assert all("trace_id" not in r for r in probes)
 
 
 async def test_opentelemetry_never_exports_logs_or_secrets(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from opentelemetry import trace
 
 from app.core.logging import (
     AccessLog,
@@ -189,29 +191,44 @@ def _line_without_ts(line: str, json_logs: bool) -> tuple[str, str]:
     return ts, rest
 
 
+#: A span context as OpenTelemetry would make active inside a traced request.
+SPAN = trace.NonRecordingSpan(
+    trace.SpanContext(
+        trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+        span_id=0x00F067AA0BA902B7,
+        is_remote=False,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+    )
+)
+
+
 @pytest.mark.parametrize("json_logs", [True, False])
 @pytest.mark.parametrize("request_id", ["rid-1", None])
+@pytest.mark.parametrize("in_span", [False, True], ids=["no-span", "in-span"])
 def test_direct_access_line_is_exactly_what_logging_writes(
-    monkeypatch: pytest.MonkeyPatch, json_logs: bool, request_id: str | None
+    monkeypatch: pytest.MonkeyPatch, json_logs: bool, request_id: str | None, in_span: bool
 ) -> None:
     """ADR-0030: the access line written straight to the app handler's stream is the line
-    the handler would format from the log record: same fields, order, quoting and text."""
-    configure_logging(level="INFO", json_logs=json_logs, service="svc", env="test")
+    the handler would format from the log record: same fields, order, quoting and text,
+    trace ids included when a span is active (ADR-0026)."""
+    configure_logging(level="INFO", json_logs=json_logs, service="svc", env="test", trace_ids=True)
     handler = _app_handler()
     buffer = io.StringIO()
     monkeypatch.setattr(handler, "stream", buffer)
     monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
     access = AccessLog()
     token = request_id_var.set(request_id)
+    span = trace.use_span(SPAN) if in_span else contextlib.nullcontext()
     try:
-        with monkeypatch.context() as direct:
-            direct.setattr(access.logger, "info", lambda *a, **k: pytest.fail("not direct"))
-            access("GET", '/api/v1/Users/{user_id}/"é"', 404, 1.25)
-        access.logger.addFilter(lambda record: True)  # any filter: through logging
-        try:
-            access("GET", '/api/v1/Users/{user_id}/"é"', 404, 1.25)
-        finally:
-            access.logger.filters.clear()
+        with span:
+            with monkeypatch.context() as direct:
+                direct.setattr(access.logger, "info", lambda *a, **k: pytest.fail("not direct"))
+                access("GET", '/api/v1/Users/{user_id}/"é"', 404, 1.25)
+            access.logger.addFilter(lambda record: True)  # any filter: through logging
+            try:
+                access("GET", '/api/v1/Users/{user_id}/"é"', 404, 1.25)
+            finally:
+                access.logger.filters.clear()
     finally:
         request_id_var.reset(token)
     direct_line, logged_line = buffer.getvalue().splitlines()
@@ -221,6 +238,9 @@ def test_direct_access_line_is_exactly_what_logging_writes(
     assert rest1 == rest2, (direct_line, logged_line)
     assert direct_line.replace(ts1, ts2, 1) == logged_line
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", ts1)
+    context = SPAN.get_span_context()
+    ids = (format(context.trace_id, "032x"), format(context.span_id, "016x"))
+    assert all(f'{i}"' in direct_line or f"={i}" in direct_line for i in ids) is in_span
 
 
 def test_access_line_reaches_every_other_handler(

@@ -1,6 +1,8 @@
 """Logging setup: JSON or text, one line per event, request id on every line (ADR-0004).
 
-Every record carries ``service``, ``env`` and ``request_id``. Formatters never
+Every record carries ``service``, ``env`` and ``request_id``; with ``trace_ids`` on
+(OpenTelemetry enabled, ADR-0026) a record made inside a traced request also carries
+the active span's ``trace_id`` and ``span_id``. Formatters never
 print a password, token or hash: :class:`ContextFilter` masks them in the
 message and in extra fields as a second line of defence (E3).
 
@@ -21,6 +23,8 @@ import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+
+from opentelemetry import trace
 
 from app.core.request_context import request_id_var
 
@@ -59,10 +63,12 @@ def redact_text(text: str) -> str:
 class ContextFilter(logging.Filter):
     """Stamp service, environment and request id on every record; redact secrets."""
 
-    def __init__(self, service: str, env: str) -> None:
+    def __init__(self, service: str, env: str, *, trace_ids: bool = False) -> None:
         super().__init__()
         self.service = service
         self.env = env
+        #: Stamp the active span's ids (off: not even a span lookup).
+        self.trace_ids = trace_ids
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
@@ -80,7 +86,17 @@ class ContextFilter(logging.Filter):
         record.service = self.service
         record.env = self.env
         record.request_id = request_id_var.get()
+        if self.trace_ids and (ids := active_trace_ids()) is not None:
+            record.trace_id, record.span_id = ids
         return True
+
+
+def active_trace_ids() -> tuple[str, str] | None:
+    """The active OpenTelemetry span's ``(trace_id, span_id)`` in W3C hex, or ``None``."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
 @lru_cache(maxsize=512)
@@ -144,10 +160,10 @@ class AppHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     _app_handler = True
 
-    def __init__(self, *, json_logs: bool, service: str, env: str) -> None:
+    def __init__(self, *, json_logs: bool, service: str, env: str, trace_ids: bool = False) -> None:
         super().__init__(sys.stdout)
         self.json_logs = json_logs
-        self.context = ContextFilter(service, env)
+        self.context = ContextFilter(service, env, trace_ids=trace_ids)
         self.setFormatter(JsonFormatter() if json_logs else TextFormatter())
         self.addFilter(self.context)
 
@@ -217,26 +233,32 @@ def _access_line(
     ts = utc_timestamp(time.time())
     request_id = request_id_var.get()
     method, route = redact_text(method), redact_text(route)
+    context = handler.context
+    ids = active_trace_ids() if context.trace_ids else None
     if handler.json_logs:
-        context = handler.context
         # JSONEncoder's own string quoting, int and float reprs, in the record's field order.
         rid = "null" if request_id is None else _quote(request_id)
+        spans = f', "trace_id": "{ids[0]}", "span_id": "{ids[1]}"' if ids else ""
         return (
             f'{{"ts": "{ts}", "level": "INFO", "logger": "{ACCESS_LOGGER}", '
             f'"msg": "{ACCESS_MESSAGE}", "method": {_quote(method)}, "route": {_quote(route)}, '
             f'"status": {int(status)!r}, "duration_ms": {float(duration_ms)!r}, '
             f'"service": {_quote(context.service)}, "env": {_quote(context.env)}, '
-            f'"request_id": {rid}}}'
+            f'"request_id": {rid}{spans}}}'
         )
+    spans = f" trace_id={ids[0]} span_id={ids[1]}" if ids else ""
     return (
         f"{ts} INFO    {ACCESS_LOGGER} [{request_id or '-'}] {ACCESS_MESSAGE} method={method} "
-        f"route={route} status={status} duration_ms={duration_ms}"
+        f"route={route} status={status} duration_ms={duration_ms}{spans}"
     ).rstrip()
 
 
-def configure_logging(*, level: str, json_logs: bool, service: str, env: str) -> None:
-    """Install one stdout handler on the root logger (idempotent)."""
-    handler = AppHandler(json_logs=json_logs, service=service, env=env)
+def configure_logging(
+    *, level: str, json_logs: bool, service: str, env: str, trace_ids: bool = False
+) -> None:
+    """Install one stdout handler on the root logger (idempotent). ``trace_ids`` adds the
+    active OpenTelemetry span's ``trace_id``/``span_id`` to lines made inside a trace."""
+    handler = AppHandler(json_logs=json_logs, service=service, env=env, trace_ids=trace_ids)
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_app_handler", False):
