@@ -158,50 +158,33 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 async def _connection(
     scenario: Scenario, conn_id: int, deadline: float, latencies: list[float], errors: list[int]
 ) -> None:
+    """One keep-alive connection. Closed loop: the next request goes as soon as an answer
+    came, latency from the send. Paced (``scenario.rate``): requests go on a fixed
+    schedule and latency counts from the *scheduled* send time, so a stalled server is
+    charged for every request it delayed (no coordinated omission)."""
     parsed = urllib.parse.urlsplit(scenario.base_url)
     reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+    interval = 1 / scenario.rate if scenario.rate else 0.0
+    first = time.perf_counter()
     counter = 0
     try:
-        while time.perf_counter() < deadline:
+        while True:
+            now = time.perf_counter()
+            due = first + counter * interval if interval else now
+            if due >= deadline:
+                return
+            if due > now:
+                await asyncio.sleep(due - now)
             counter += 1
             payload = _request_bytes(scenario, counter, conn_id)
-            started = time.perf_counter()
+            sent = due if interval else time.perf_counter()
             writer.write(payload)
             try:
                 status = await asyncio.wait_for(_read_response(reader), timeout=30)
             except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                 errors.append(1)
                 return
-            latencies.append(time.perf_counter() - started)
-            if not 200 <= status < 400:
-                errors.append(1)
-    finally:
-        writer.close()
-
-
-async def _paced_connection(
-    scenario: Scenario, conn_id: int, deadline: float, latencies: list[float], errors: list[int]
-) -> None:
-    """Send on a fixed schedule; latency counts from the *scheduled* send time, so a stalled
-    server is charged for every request it delayed (no coordinated omission)."""
-    parsed = urllib.parse.urlsplit(scenario.base_url)
-    reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
-    interval = 1 / scenario.rate
-    start = time.perf_counter()
-    counter = 0
-    try:
-        while (due := start + counter * interval) < deadline:
-            counter += 1
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            writer.write(_request_bytes(scenario, counter, conn_id))
-            try:
-                status = await asyncio.wait_for(_read_response(reader), timeout=30)
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-                errors.append(1)
-                return
-            latencies.append(time.perf_counter() - due)
+            latencies.append(time.perf_counter() - sent)
             if not 200 <= status < 400:
                 errors.append(1)
     finally:
@@ -214,9 +197,11 @@ async def run_python(scenario: Scenario) -> Result:
     errors: list[int] = []
     started = time.perf_counter()
     deadline = started + scenario.duration
-    connection = _paced_connection if scenario.rate else _connection
     await asyncio.gather(
-        *(connection(scenario, i, deadline, latencies, errors) for i in range(scenario.connections))
+        *(
+            _connection(scenario, i, deadline, latencies, errors)
+            for i in range(scenario.connections)
+        )
     )
     elapsed = time.perf_counter() - started
     latencies.sort()

@@ -9,7 +9,6 @@ uvloop + httptools, as production runs it. Needs no database server.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
@@ -19,7 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import free_port, stop, uvicorn_command, wait_until_serving
+from tests.support.processes import (
+    app_server_env,
+    free_port,
+    stop,
+    uvicorn_command,
+    wait_until_serving,
+)
 
 # no_cover (pytest-cov): the app runs in subprocesses, which coverage does not measure;
 # tracing this process would only slow its HTTP client.
@@ -44,13 +49,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[float], Server]]:
 
     def _start(graceful_seconds: float) -> Server:
         port = free_port()
-        env = {
-            **os.environ,
-            "APP_ENV": "test",
-            "APP_ENV_FILE": os.devnull,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = app_server_env(tmp_path)
         command = uvicorn_command(
             "tests.fault.slow_app:app",
             port=port,

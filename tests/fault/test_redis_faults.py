@@ -11,7 +11,6 @@ in docs/rate-limiting.md.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import subprocess
 import time
@@ -30,6 +29,7 @@ from tests.fault.redis_proc import SilentServer, ThrowawayRedis, redis_server_bi
 from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user, bearer, login
 from tests.support.processes import (
+    app_server_env,
     closed_port,
     free_port,
     stop,
@@ -215,20 +215,16 @@ async def test_rl2_pool_exhaustion_takes_the_fail_open_path(
 def two_servers(
     redis_server: ThrowawayRedis, tmp_path: Path
 ) -> Iterator[tuple[list[str], ThrowawayRedis]]:
-    env = {
-        **os.environ,
-        "APP_ENV_FILE": os.devnull,
-        "APP_ENV": "test",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        "REDIS_URL": redis_server.url,
-        "REDIS_SOCKET_TIMEOUT_SECONDS": "2",
-        "REDIS_CONNECT_TIMEOUT_SECONDS": "2",
-        "REDIS_MAX_CONNECTIONS": "300",
-        "RATE_LIMIT_ENABLED": "true",
-        "RATE_LIMIT_REQUESTS": "50",
-        "RATE_LIMIT_WINDOW_SECONDS": "60",
-    }
+    env = app_server_env(
+        tmp_path,
+        REDIS_URL=redis_server.url,
+        REDIS_SOCKET_TIMEOUT_SECONDS="2",
+        REDIS_CONNECT_TIMEOUT_SECONDS="2",
+        REDIS_MAX_CONNECTIONS="300",
+        RATE_LIMIT_ENABLED="true",
+        RATE_LIMIT_REQUESTS="50",
+        RATE_LIMIT_WINDOW_SECONDS="60",
+    )
     ports = [free_port(), free_port()]
     options = ["--no-server-header", "--no-proxy-headers", "--no-access-log"]
     procs = [

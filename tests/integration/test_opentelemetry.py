@@ -13,7 +13,6 @@ import http.server
 import io
 import json
 import logging
-import os
 import signal
 import subprocess
 import threading
@@ -44,6 +43,7 @@ from app.core.middleware import SPAN_REQUEST_ID
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.support.processes import (
+    app_server_env,
     closed_port,
     free_port,
     stop,
@@ -231,19 +231,15 @@ def _serve_app(
     tmp_path: Path, otlp_endpoint: str, **otel: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "APP_ENV_FILE": os.devnull,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'otel.db'}",
-        "LOG_LEVEL": "WARNING",
-        "OPENTELEMETRY_ENABLED": "true",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
-        "OTEL_SERVICE_NAME": "otel-test",
-        "OTEL_BSP_SCHEDULE_DELAY": "50",  # export batches every 50 ms
-        "OTEL_METRICS_EXPORTER": "none",
+    env = app_server_env(
+        tmp_path,
+        OPENTELEMETRY_ENABLED="true",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint,
+        OTEL_SERVICE_NAME="otel-test",
+        OTEL_BSP_SCHEDULE_DELAY="50",  # export batches every 50 ms
+        OTEL_METRICS_EXPORTER="none",
         **otel,
-    }
+    )
     command = uvicorn_command(port=port, options=["--no-access-log", "--log-level=warning"])
     process = subprocess.Popen(command, cwd=REPO_ROOT / "backend", env=env)
     base_url = f"http://127.0.0.1:{port}"

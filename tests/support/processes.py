@@ -10,12 +10,14 @@ starts, often next to other tests.
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 HOST = "127.0.0.1"
@@ -31,6 +33,20 @@ def free_port() -> int:
 
 #: A port nothing listens on (for "the server is down" tests): a free port, left unbound.
 closed_port = free_port
+
+
+def app_server_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment for an app server a test starts: this process's environment,
+    ``APP_ENV=test``, no ``.env``, warnings only, a SQLite file in ``data_dir``; then
+    ``settings`` (e.g. ``REDIS_URL=...``)."""
+    return {
+        **os.environ,
+        "APP_ENV": "test",
+        "APP_ENV_FILE": os.devnull,
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'app.db'}",
+        **settings,
+    }
 
 
 def uvicorn_command(

@@ -33,6 +33,10 @@ TAGS: list[dict[str, Any]] = [
 #: The versioned public surface (SPEC §3.1 #4). Domain routers put it in their own
 #: ``prefix`` so ``scope["route"].path_format`` is the full route template (ADR-0002).
 API_V1_PREFIX = "/api/v1"
+#: The probes (SPEC §3.2): legacy ``/health`` and ``/api/v1/health/{live,ready}``. Exempt
+#: from rate limiting (ADR-0024) and never traced (ADR-0026).
+LEGACY_HEALTH_PATH = "/health"
+HEALTH_PREFIX = f"{API_V1_PREFIX}/health"
 
 
 # --- Errors every operation can return, whatever its author declared (ADR-0021) --------------

@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterable, Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
+from app.core.openapi import API_V1_PREFIX, HEALTH_PREFIX
 from app.hardening.limiter import Decision, Limiter, window
 
 logger = logging.getLogger("app.hardening.ratelimit")
 
-API_PREFIX = "/api/v1/"
-EXEMPT_PREFIXES = ("/api/v1/health",)
+API_PREFIX = f"{API_V1_PREFIX}/"
+EXEMPT_PREFIXES = (HEALTH_PREFIX,)
 
 #: Token -> subject id, or ``None`` if the token does not verify (injected by main.py).
 SubjectResolver = Callable[[str], str | None]

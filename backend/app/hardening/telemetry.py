@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Histogram as PromHistogram
 
-from app.core.openapi import API_V1_PREFIX
+from app.core.openapi import HEALTH_PREFIX, LEGACY_HEALTH_PATH
 from app.core.settings import Settings
 
 logger = logging.getLogger("app.telemetry")
@@ -155,7 +155,7 @@ def observer_for(telemetry: Telemetry) -> Observer | None:
 def is_health_probe(scope: MutableMapping[str, Any]) -> bool:
     """``/health`` and ``/api/v1/health/*``: polled every few seconds, never traced."""
     path: str = scope.get("path", "")
-    return path == "/health" or path.startswith(f"{API_V1_PREFIX}/health/")
+    return path == LEGACY_HEALTH_PATH or path.startswith(f"{HEALTH_PREFIX}/")
 
 
 def native_telemetry_config(settings: Settings) -> TelemetryConfig:

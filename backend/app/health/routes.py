@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.core.openapi import API_V1_PREFIX
+from app.core.openapi import HEALTH_PREFIX, LEGACY_HEALTH_PATH
 from app.health.checks import readiness
 from app.health.schemas import HealthStatus, Readiness
 
 #: Mounted at the root: the legacy probe whose body is a contract (SPEC §3.1 #1).
 legacy_router = APIRouter(tags=["health"])
 #: Mounted under ``/api/v1``.
-router = APIRouter(prefix=f"{API_V1_PREFIX}/health", tags=["health"])
+router = APIRouter(prefix=HEALTH_PREFIX, tags=["health"])
 
 _OK = HealthStatus()
 
 
-@legacy_router.get("/health", operation_id="health_legacy", summary="Legacy liveness probe")
+@legacy_router.get(
+    LEGACY_HEALTH_PATH, operation_id="health_legacy", summary="Legacy liveness probe"
+)
 async def health() -> HealthStatus:
     """Always ``{"status": "ok"}`` while the process serves requests."""
     return _OK
