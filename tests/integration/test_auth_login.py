@@ -216,8 +216,10 @@ async def test_p11_health_completes_during_a_login_burst(
         return result
 
     monkeypatch.setattr(PasswordHasher, "_verify_sync", verify)
-    # No shared Redis client: the server runs its own event loop in another thread.
-    app = make_app(with_redis=False)
+    # No shared Redis client: the server runs its own event loop in another thread. The
+    # 8 concurrent logins are for one account: attempts are counted before the password
+    # check, so the account's budget must exceed the burst (ADR-0028).
+    app = make_app(with_redis=False, login_max_failures_per_account=10)
     with _live_server(app) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             signup = await client.post(

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 
-from app.db.session import SessionDep
+from app.db.session import SessionDep, after_commit
 from tests.fixtures.app import serve
 
 CLOSED_PORT_PG = "postgresql://postgres:pw@127.0.0.1:9/none"  # pragma: allowlist secret
@@ -20,6 +20,31 @@ router = APIRouter(prefix="/probe")
 @router.post("/write/{value}")
 async def write(value: int, session: SessionDep) -> dict[str, int]:
     await session.execute(scratch.insert().values(id=value))
+    if value < 0:
+        raise RuntimeError("fail after write")
+    return {"id": value}
+
+
+#: What the after-commit callbacks saw: (value, rows visible to a fresh session).
+AFTER_COMMIT_SEEN: list[tuple[int, int]] = []
+
+
+@router.post("/write-then/{value}")
+async def write_then(value: int, session: SessionDep) -> dict[str, int]:
+    """Write, register two after-commit callbacks (the first fails), fail if negative."""
+    await session.execute(scratch.insert().values(id=value))
+    engine = session.bind
+
+    async def failing() -> None:
+        raise RuntimeError("a follow-up failed")
+
+    async def record() -> None:
+        async with engine.connect() as conn:  # type: ignore[union-attr]
+            rows = await conn.scalar(sa.select(sa.func.count()).select_from(scratch))
+        AFTER_COMMIT_SEEN.append((value, int(rows or 0)))
+
+    after_commit(session, failing)
+    after_commit(session, record)
     if value < 0:
         raise RuntimeError("fail after write")
     return {"id": value}
@@ -54,6 +79,19 @@ async def test_commit_on_success_and_rollback_on_error(app: FastAPI, scratch_tab
         assert failed.status_code == 500
         assert failed.json()["error"]["code"] == "internal_error"
         assert (await client.get("/probe/count")).json() == {"count": 1}
+
+
+async def test_after_commit_callbacks_run_once_committed_never_after_a_rollback(
+    app: FastAPI, scratch_table
+) -> None:
+    """``after_commit`` callbacks run after the commit (they see the row from another
+    connection), all of them even if one fails, which never fails the response; after a
+    rollback none runs."""
+    AFTER_COMMIT_SEEN.clear()
+    async with serve(app) as client:
+        assert (await client.post("/probe/write-then/7")).status_code == 200
+        assert (await client.post("/probe/write-then/-7")).status_code == 500
+    assert AFTER_COMMIT_SEEN == [(7, 1)]
 
 
 async def test_database_outage_is_503_envelope_without_internals(make_app) -> None:

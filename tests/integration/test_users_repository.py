@@ -67,20 +67,27 @@ async def test_d6_duplicate_email_any_case_violates_the_unique_index(session) ->
 
 
 async def test_set_active_superuser_and_password_hash(session) -> None:
-    """Flag and hash updates are flushed and bump updated_at."""
+    """Flag and hash updates are single UPDATEs that bump updated_at and reload the object;
+    deactivation and a password change increment the token version in SQL (T9)."""
     repo = UserRepository(session)
     user = await repo.create(email="flags@example.com", hashed_password=HASH)
     await session.commit()
     before = user.updated_at
-    await repo.set_active(user, False)
-    await repo.set_superuser(user, True)
-    await repo.set_password_hash(user, HASH + "x")
+    assert await repo.set_active(user, False)
+    assert await repo.set_superuser(user, True)
+    assert user.token_version == 1  # the object shows what the database computed
+    rehash = {"expected": HASH, "new": HASH + "x", "revoke_tokens": False}
+    assert await repo.replace_password_hash(user, **rehash)
+    assert not await repo.replace_password_hash(user, **rehash)  # HASH is no longer stored
+    change = {"expected": HASH + "x", "new": HASH + "y", "revoke_tokens": True}
+    assert await repo.replace_password_hash(user, **change)
     await session.commit()
     session.expunge_all()
     fresh = await repo.get_by_id(user.id)
     assert fresh is not None
-    assert (fresh.is_active, fresh.is_superuser, fresh.hashed_password) == (False, True, HASH + "x")
-    assert fresh.updated_at >= before
+    assert (fresh.is_active, fresh.is_superuser, fresh.hashed_password) == (False, True, HASH + "y")
+    assert fresh.token_version == 2
+    assert fresh.updated_at > before
 
 
 async def test_r2_pagination_is_ordered_and_capped(session) -> None:

@@ -87,8 +87,12 @@ def test_round_trip_and_claims() -> None:
     assert decode_access_token(issued.token, settings) == USER
     assert issued.expires_in == settings.jwt_access_token_expires_minutes * 60
     claims = jwt.decode(issued.token, SECRET, algorithms=["HS256"])
-    assert set(claims) == {"sub", "type", "iat", "nbf", "exp", "ver"}
+    assert set(claims) == {"sub", "type", "iat", "nbf", "exp", "ver", "jti"}
     assert claims["ver"] == 0
+    # Two tokens issued in the same second differ (a per-token budget is per token).
+    now = datetime.now(UTC)
+    same_second = [create_access_token(USER, settings, now=now).token for _ in range(2)]
+    assert same_second[0] != same_second[1]
     assert jwt.get_unverified_header(issued.token)["alg"] == "HS256"
 
 

@@ -67,16 +67,25 @@ def _reject(reason: str, **fields: object) -> Unauthorized:
     return Unauthorized(NOT_AUTHENTICATED)
 
 
+async def get_bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
+    """The request's bearer token, else a 401 envelope (no token is never a pass)."""
+    if not token:
+        raise _reject("missing_token")
+    return token
+
+
+#: The raw bearer token (e.g. to key a per-token budget); never log or store it.
+BearerToken = Annotated[str, Depends(get_bearer_token)]
+
+
 async def get_current_user(
     session: SessionDep,
     settings: Annotated[Settings, Depends(get_settings_dep)],
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    token: BearerToken,
 ) -> User:
     """The active user named by the bearer token, issued at the user's current token
     version (T9), else a 401 envelope with ``WWW-Authenticate: Bearer``. A failed user
     lookup is a 503, never a pass (E7)."""
-    if not token:
-        raise _reject("missing_token")
     try:
         claims = decode_access_claims(token, settings)
         user_id = claims.user_id

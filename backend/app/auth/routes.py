@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Response
 
-from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
+from app.auth.dependencies import BearerToken, CurrentUser, PasswordHasherDep, SettingsDep
 from app.auth.schemas import LoginForm, PasswordChange, TokenResponse
-from app.auth.service import AuthService, email_fingerprint
+from app.auth.service import AuthService, email_fingerprint, token_fingerprint
 from app.core.errors import Forbidden, Unauthorized, error_responses
 from app.core.openapi import API_V1_PREFIX
 from app.db.session import SessionDep
+from app.hardening.cache import UserCacheDep
 from app.hardening.login_throttle import LoginAttempt, LoginAttemptDep
 from app.users.schemas import UserPublic
 
@@ -22,10 +23,10 @@ legacy_router = APIRouter(prefix="/auth", tags=["auth"], deprecated=True)
 
 
 async def get_auth_service(
-    session: SessionDep, hasher: PasswordHasherDep, settings: SettingsDep
+    session: SessionDep, hasher: PasswordHasherDep, settings: SettingsDep, cache: UserCacheDep
 ) -> AuthService:
     """An :class:`AuthService` bound to the request's session."""
-    return AuthService(session, hasher, settings)
+    return AuthService(session, hasher, settings, cache)
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
@@ -36,15 +37,9 @@ LOGIN_ERRORS = error_responses(401, 422, 429)
 async def _login(
     form: LoginForm, service: AuthService, response: Response, attempt: LoginAttempt
 ) -> TokenResponse:
-    # Failed logins are throttled per account and per IP before any hash is checked (P10).
-    account = email_fingerprint(form.username)
-    await attempt.check(account)
-    try:
+    # Each attempt is counted per account and per IP before any hash is checked (P10).
+    async with attempt.counted(email_fingerprint(form.username), failure=Unauthorized):
         token = await service.login(form.username, form.password)
-    except Unauthorized:
-        await attempt.failed(account)
-        raise
-    await attempt.succeeded(account)
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1
     response.headers["Pragma"] = "no-cache"
     return TokenResponse(access_token=token.token, expires_in=token.expires_in)
@@ -69,25 +64,22 @@ async def login(
     operation_id="auth_change_password",
     summary="Change the password",
     status_code=204,
-    responses=error_responses(401, 403, 422, 429),
+    responses=error_responses(401, 403, 409, 422, 429),
 )
 async def change_password(
-    body: PasswordChange, user: CurrentUser, service: AuthServiceDep, attempt: LoginAttemptDep
+    body: PasswordChange,
+    user: CurrentUser,
+    token: BearerToken,
+    service: AuthServiceDep,
+    attempt: LoginAttemptDep,
 ) -> None:
     """Replace the caller's password. ``current_password`` must be the password the
-    account has now (403 otherwise). Wrong guesses are throttled like failed logins, per
-    account and per IP, on counters of their own (429 when spent). On success every
-    token issued so far is revoked, this one included: log in again with the new
-    password."""
-    account = email_fingerprint(user.email)
-    attempt = attempt.scoped("password")
-    await attempt.check(account)
-    try:
+    account has now (403 otherwise). Guesses are throttled per token and per IP, on
+    counters of their own (429 when spent): a stolen token cannot lock its owner out.
+    On success every token issued so far is revoked, this one included: log in again
+    with the new password. Concurrent changes: one wins, the others are 409."""
+    async with attempt.scoped("password").counted(token_fingerprint(token), failure=Forbidden):
         await service.change_password(user, body.current_password, body.new_password)
-    except Forbidden:
-        await attempt.failed(account)
-        raise
-    await attempt.succeeded(account)
 
 
 @legacy_router.post(

@@ -16,15 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import PasswordHasher
 from app.auth.tokens import AccessToken, create_access_token
-from app.core.errors import Forbidden, Unauthorized
+from app.core.errors import Conflict, Forbidden, Unauthorized
 from app.core.settings import Settings
+from app.hardening.cache import JsonCache
 from app.users.models import User, normalize_email
 from app.users.repository import UserRepository
+from app.users.service import UserService
 
 logger = logging.getLogger("app.auth")
 
 INVALID_CREDENTIALS = "Incorrect email or password."
 WRONG_CURRENT = "The current password is incorrect."
+CHANGED_CONCURRENTLY = (
+    "The password was changed by another request at the same time. Log in again and retry."
+)
 
 
 def email_fingerprint(email: str) -> str:
@@ -32,11 +37,24 @@ def email_fingerprint(email: str) -> str:
     return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:16]
 
 
+def token_fingerprint(token: str) -> str:
+    """A digest naming one bearer token (throttle keys; never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
 class AuthService:
     """Authenticate users and mint their access tokens."""
 
-    def __init__(self, session: AsyncSession, hasher: PasswordHasher, settings: Settings) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        hasher: PasswordHasher,
+        settings: Settings,
+        cache: JsonCache | None = None,
+    ) -> None:
         self.users = UserRepository(session)
+        #: Writes to users go through the users service (one path, cache invalidated).
+        self.accounts = UserService(session, hasher, cache)
         self.hasher = hasher
         self.settings = settings
 
@@ -64,7 +82,11 @@ class AuthService:
         if not user.is_active:
             raise self._fail("inactive_user", user_id=str(user.id))
         if result.new_hash is not None:
-            await self.users.set_password_hash(user, result.new_hash)
+            upgraded = await self.accounts.upgrade_password_hash(
+                user, verified=user.hashed_password, new=result.new_hash
+            )
+            if not upgraded:  # the password changed while we verified: it is not this one
+                raise self._fail("password_changed", user_id=str(user.id))
             logger.info(
                 "password hash upgraded",
                 extra={"event": "auth.rehash", "outcome": "upgraded", "user_id": str(user.id)},
@@ -84,8 +106,12 @@ class AuthService:
     async def change_password(self, user: User, current: str, new: str) -> None:
         """Replace ``user``'s password after checking the current one (SECURITY P12), and
         revoke every token issued so far, the caller's included (T9). A wrong current
-        password is :class:`Forbidden` (403): the token is fine, the proof is not."""
-        result = await self.hasher.verify(current, user.hashed_password)
+        password is :class:`Forbidden` (403): the token is fine, the proof is not. The
+        write is compare-and-set against the hash just verified: of concurrent changes
+        (or a change racing a login rehash) exactly one wins; the others are
+        :class:`Conflict` (409) and change nothing."""
+        verified = user.hashed_password
+        result = await self.hasher.verify(current, verified)
         if not result.ok:
             logger.warning(
                 "password change refused",
@@ -96,7 +122,17 @@ class AuthService:
                 },
             )
             raise Forbidden(WRONG_CURRENT)
-        await self.users.change_password(user, await self.hasher.hash(new))
+        new_hash = await self.hasher.hash(new)
+        if not await self.accounts.replace_password(user, verified=verified, new=new_hash):
+            logger.warning(
+                "password change refused",
+                extra={
+                    "event": "auth.password_change",
+                    "outcome": "changed_concurrently",
+                    "user_id": str(user.id),
+                },
+            )
+            raise Conflict(CHANGED_CONCURRENTLY)
         logger.info(
             "password changed",
             extra={"event": "auth.password_change", "outcome": "changed", "user_id": str(user.id)},

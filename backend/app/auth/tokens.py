@@ -1,9 +1,10 @@
 """Access tokens: PyJWT, HS256 pinned, required claims, a token type (ADR-0018).
 
 Issued tokens carry ``sub`` (the user id), ``iat``, ``nbf``, ``exp``,
-``type="access"``, ``ver`` (the user's token version, T9) and, when configured,
-``iss`` / ``aud``. :func:`decode_access_claims` accepts a token only if all of this
-holds (SECURITY T1-T7, T11):
+``type="access"``, ``ver`` (the user's token version, T9), ``jti`` (a random id: two
+logins in the same second still get distinct tokens, so a per-token budget is really
+per token) and, when configured, ``iss`` / ``aud``. :func:`decode_access_claims`
+accepts a token only if all of this holds (SECURITY T1-T7, T11):
 
 * the signature verifies with ``JWT_SECRET_KEY`` under exactly ``JWT_ALGORITHM``
   (``alg=none``, HS512, RS256 ... are refused);
@@ -21,6 +22,7 @@ Every failure is :class:`InvalidToken`, which the dependency turns into a 401.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,6 +78,7 @@ def create_access_token(
         "nbf": issued,
         "exp": issued + lifetime,
         "ver": version,
+        "jti": secrets.token_urlsafe(16),
     }
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer

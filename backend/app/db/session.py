@@ -1,8 +1,14 @@
-"""Session-per-request dependency: commit on success, rollback on error (ADR-0007)."""
+"""Session-per-request dependency: commit on success, rollback on error (ADR-0007).
+
+Code that must act once the request's writes are durable (e.g. drop a cache entry so
+no reader re-fills it with the pre-commit row) registers a callback with
+:func:`after_commit`; the request's session runs it right after its commit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,11 +16,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 
+logger = logging.getLogger("app.db")
+
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "after_commit"
+
 
 def get_database(request: Request) -> Database:
     """The application's :class:`Database` (opened by the lifespan)."""
     db: Database = request.app.state.db
     return db
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` after the request's session commits (never after a rollback).
+    Sessions not made by :func:`get_session` (CLI, tests) never run it."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # the commit stands; a follow-up must not turn it into an error
+            logger.exception("after-commit callback failed")
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -24,8 +50,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
             await session.commit()
         except BaseException:
+            session.info.pop(_AFTER_COMMIT, None)
             await session.rollback()
             raise
+        await _run_after_commit(session)
 
 
 #: Inject with ``session: SessionDep``. ``scope="function"`` commits *before* the

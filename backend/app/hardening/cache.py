@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
 
 from app.hardening.breaker import RedisGuard, RedisUnavailable
 from app.hardening.telemetry import Telemetry
@@ -104,3 +106,12 @@ class JsonCache:
             logger.debug("cache invalidation deferred", extra={"keys": len(keys)})
             return
         self._pending.difference_update(keys)
+
+
+async def get_user_cache(request: Request) -> JsonCache | None:
+    """The application's user payload cache, if the app has one."""
+    cache: JsonCache | None = getattr(request.app.state, "user_cache", None)
+    return cache
+
+
+UserCacheDep = Annotated[JsonCache | None, Depends(get_user_cache)]

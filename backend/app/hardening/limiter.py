@@ -3,13 +3,17 @@
 :class:`Limiter` runs one ``limits`` strategy (fixed window) against the shared Redis
 pool, through :class:`~app.hardening.breaker.RedisGuard`. When Redis is unavailable it
 either reports "no decision" (``None``: the caller fails open) or, with
-``fallback_to_memory=True``, counts in this process instead (the login throttle must not
-fail fully open). Without ``REDIS_URL`` it always counts in memory: per process only.
+``fallback_to_memory=True`` (the login throttle, which must not fail open), answers from
+process memory. Such a limiter counts every hit in memory *as well as* in Redis and
+takes the stricter answer, so Redis failing in the middle of a burst never hands out a
+fresh budget: the memory count already holds this process's hits. Without
+``REDIS_URL`` every limiter counts in memory: per process only.
 
 Window edge (RL4): ``limits``' fixed window starts at a key's first hit and lasts the
 window; its Redis key expires with it (every key has a TTL, RL3). A client can therefore
 spend the full limit at the end of one window and again at the start of the next: at
-most ``2 x limit`` within a short span around a window edge. tests/unit/test_rate_limit.py
+most ``2 x limit`` within a short span around a window edge.
+tests/integration/test_rate_limit.py::test_window_edge_behaviour_of_the_fixed_window
 pins this down.
 """
 
@@ -68,35 +72,47 @@ class Limiter:
             self._redis = (client, FixedWindowRateLimiter(storage))
         return self._redis[1]
 
-    async def _on(
-        self, fn: Callable[[FixedWindowRateLimiter], Awaitable[T]]
-    ) -> tuple[T | None, str]:
-        """Run ``fn`` on Redis, else memory (or nothing). Returns (result, backend)."""
-        if self.guard.configured:
-            try:
-                return await self.guard.run(lambda c: fn(self._redis_strategy(c))), "redis"
-            except RedisUnavailable:
-                if not self.fallback_to_memory:
-                    return None, "none"
-        return await fn(self.memory), "memory"
+    async def _shared(self, fn: Callable[[FixedWindowRateLimiter], Awaitable[T]]) -> T | None:
+        """``fn`` on Redis; ``None`` when Redis is not configured or unavailable."""
+        if not self.guard.configured:
+            return None
+        try:
+            return await self.guard.run(lambda c: fn(self._redis_strategy(c)))
+        except RedisUnavailable:
+            return None
+
+    @property
+    def _counts_in_memory(self) -> bool:
+        return self.fallback_to_memory or not self.guard.configured
 
     async def hit(self, item: RateLimitItem, *ids: str) -> Decision | None:
-        """Count one hit; ``None`` when no backend could decide (fail open)."""
+        """Count one hit and say whether it fits the limit; ``None`` when no backend could
+        decide (fail open). Atomic: of N concurrent hits exactly ``limit`` are allowed
+        (Redis ``INCRBY`` in a script; in memory, an increment under a per-key lock)."""
 
         async def op(strategy: FixedWindowRateLimiter) -> Decision:
             allowed = await strategy.hit(item, *ids)
             return _decision(allowed, item, await strategy.get_window_stats(item, *ids))
 
-        return (await self._on(op))[0]
+        shared = await self._shared(op)
+        if not self._counts_in_memory:
+            return shared
+        local = await op(self.memory)
+        return local if shared is None else _stricter(local, shared)
 
-    async def test(self, item: RateLimitItem, *ids: str) -> Decision | None:
-        """Would one more hit be allowed? Counts nothing."""
+    async def _everywhere(self, fn: Callable[[FixedWindowRateLimiter], Awaitable[None]]) -> None:
+        await self._shared(fn)
+        if self._counts_in_memory:
+            await fn(self.memory)
 
-        async def op(strategy: FixedWindowRateLimiter) -> Decision:
-            allowed = await strategy.test(item, *ids)
-            return _decision(allowed, item, await strategy.get_window_stats(item, *ids))
+    async def refund(self, item: RateLimitItem, *ids: str) -> None:
+        """Give one counted hit back (an attempt that proved nothing). If the window has
+        expired meanwhile, the next window starts one lower: at most one extra hit."""
 
-        return (await self._on(op))[0]
+        async def op(strategy: FixedWindowRateLimiter) -> None:
+            await strategy.hit(item, *ids, cost=-1)
+
+        await self._everywhere(op)
 
     async def clear(self, item: RateLimitItem, *ids: str) -> None:
         """Forget the counter (e.g. an account's failures after a successful login)."""
@@ -104,7 +120,15 @@ class Limiter:
         async def op(strategy: FixedWindowRateLimiter) -> None:
             await strategy.clear(item, *ids)
 
-        await self._on(op)
+        await self._everywhere(op)
+
+
+def _stricter(a: Decision, b: Decision) -> Decision:
+    if not a.allowed:
+        return a
+    if not b.allowed:
+        return b
+    return a if a.remaining <= b.remaining else b
 
 
 def _decision(allowed: bool, item: RateLimitItem, stats: tuple[float, int]) -> Decision:

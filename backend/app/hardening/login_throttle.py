@@ -1,27 +1,38 @@
-"""Brute-force protection for login: failed attempts per account and per client IP
+"""Brute-force protection for credential checks: attempts per subject and per client IP
 (ADR-0028, SECURITY P10). On by default, stricter than the general limit.
 
-The login route calls :meth:`LoginThrottle.check` before verifying credentials,
-:meth:`LoginThrottle.failed` after a failure and :meth:`LoginThrottle.succeeded`
-after a success (which forgets that account's failures, not the IP's). After
-``LOGIN_MAX_FAILURES_PER_ACCOUNT`` failures for one account (from any IP), or
-``LOGIN_MAX_FAILURES_PER_IP`` failures from one IP (for any accounts), within
-``LOGIN_WINDOW_SECONDS``, the next attempt is a 429 envelope with ``Retry-After``
-before any password is checked.
+An attempt is **counted before the password is checked**, atomically (Redis ``INCRBY``;
+the in-process fallback increments under a per-key lock), and refused with a 429
+envelope + ``Retry-After`` when that spends a budget: of any number of concurrent
+guesses, at most the budget reaches the password check. Routes wrap the check in
+:meth:`LoginAttempt.counted`:
 
-Password changes (``POST /api/v1/auth/password``) are throttled the same way under their
-own scope, ``password``: wrong current passwords spend that budget, not the login one,
-so a stolen token cannot be used to lock its owner out of logging in.
+* a failed guess (the route's failure exception) stays counted;
+* a success forgets the subject's count and gives the attempt back to the IP;
+* any other outcome (the verifier was busy, the database failed) gives the attempt
+  back to both: it proved nothing about the password.
+
+Budgets, per ``LOGIN_WINDOW_SECONDS``: ``LOGIN_MAX_FAILURES_PER_IP`` for one client IP
+(across subjects) and ``LOGIN_MAX_FAILURES_PER_ACCOUNT`` per subject. The IP is charged
+first, so attempts it refuses never touch a subject's count; an attempt the subject's
+budget refuses is given back to the IP. Net of refunds, each budget counts what it did
+before: failed password checks. The subject depends on the scope:
+
+* ``login``: the account (a digest of the normalised email, never the address);
+* ``password`` (``POST /api/v1/auth/password``): the bearer token (a digest). Someone
+  holding a stolen token can spend only that token's budget; the owner who logs in
+  afresh gets a new one, so the thief cannot block the change that revokes the token.
 
 Counters live in Redis when it is configured; when Redis is unavailable they fall back
 to process memory: security logic degrades to a per-process limit, never to none.
-The account is identified by a digest of the normalised email, never the address.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request
 
@@ -42,42 +53,47 @@ MESSAGES = {
 
 
 class LoginThrottle:
-    """Per-account and per-IP counters of failed logins (one per application)."""
+    """Per-subject and per-IP attempt counters (one per application)."""
 
     def __init__(self, limiter: Limiter, settings: Settings) -> None:
         self.limiter = limiter
         self.enabled = settings.login_throttle_enabled
-        self.per_account = window(
+        self.per_subject = window(
             settings.login_max_failures_per_account, settings.login_window_seconds
         )
         self.per_ip = window(settings.login_max_failures_per_ip, settings.login_window_seconds)
         self.trusted = parse_networks(settings.trusted_proxies)
 
-    async def check(self, account: str, ip: str, scope: str = "login") -> None:
-        """Raise :class:`RateLimited` (429 + ``Retry-After``) if either budget is spent."""
+    async def begin(self, scope: str, subject: str, ip: str) -> None:
+        """Count one attempt; raise :class:`RateLimited` (429) if that spends a budget.
+
+        The IP is charged first; an attempt the subject's budget then refuses is given
+        back to the IP, so the IP budget counts only attempts that reach the password
+        check (a client retrying one locked account does not lock out its whole network).
+        """
         if not self.enabled:
             return
-        for item, kind, ident in (
-            (self.per_account, "account", account),
-            (self.per_ip, "ip", ip),
-        ):
-            decision = await self.limiter.test(item, scope, kind, ident)
-            if decision is not None and not decision.allowed:
-                self._refuse(decision, kind, scope)
+        decision = await self.limiter.hit(self.per_ip, scope, "ip", ip)
+        if decision is not None and not decision.allowed:
+            self._refuse(decision, "ip", scope)
+        decision = await self.limiter.hit(self.per_subject, scope, "subject", subject)
+        if decision is not None and not decision.allowed:
+            await self.limiter.refund(self.per_ip, scope, "ip", ip)
+            self._refuse(decision, "subject", scope)
 
-    async def failed(self, account: str, ip: str, scope: str = "login") -> None:
-        """Count one failed attempt against the account and the IP."""
-        if not self.enabled:
-            return
-        await self.limiter.hit(self.per_account, scope, "account", account)
-        await self.limiter.hit(self.per_ip, scope, "ip", ip)
-
-    async def succeeded(self, account: str, scope: str = "login") -> None:
-        """A correct password: forget the account's failures (the IP's stay)."""
+    async def succeeded(self, scope: str, subject: str, ip: str) -> None:
+        """The password was right: forget the subject's count, give the IP its attempt back."""
         if self.enabled:
-            await self.limiter.clear(self.per_account, scope, "account", account)
+            await self.limiter.clear(self.per_subject, scope, "subject", subject)
+            await self.limiter.refund(self.per_ip, scope, "ip", ip)
 
-    def _refuse(self, decision: Decision, kind: str, scope: str) -> None:
+    async def abandoned(self, scope: str, subject: str, ip: str) -> None:
+        """The check did not run to a verdict: give the attempt back to both budgets."""
+        if self.enabled:
+            await self.limiter.refund(self.per_ip, scope, "ip", ip)
+            await self.limiter.refund(self.per_subject, scope, "subject", subject)
+
+    def _refuse(self, decision: Decision, kind: str, scope: str) -> NoReturn:
         logger.warning(
             "attempts throttled",
             extra={"event": f"auth.{scope}", "outcome": "throttled", "by": kind},
@@ -104,14 +120,20 @@ class LoginAttempt:
         """The same client under another scope's counters."""
         return LoginAttempt(self.throttle, self.ip, scope)
 
-    async def check(self, account: str) -> None:
-        await self.throttle.check(account, self.ip, self.scope)
-
-    async def failed(self, account: str) -> None:
-        await self.throttle.failed(account, self.ip, self.scope)
-
-    async def succeeded(self, account: str) -> None:
-        await self.throttle.succeeded(account, self.scope)
+    @asynccontextmanager
+    async def counted(self, subject: str, *, failure: type[Exception]) -> AsyncIterator[None]:
+        """Count the attempt (429 when over budget), then run the block: ``failure``
+        leaves it counted, success clears the subject, other errors give it back."""
+        throttle = self.throttle
+        await throttle.begin(self.scope, subject, self.ip)
+        try:
+            yield
+        except failure:
+            raise
+        except Exception:
+            await throttle.abandoned(self.scope, subject, self.ip)
+            raise
+        await throttle.succeeded(self.scope, subject, self.ip)
 
 
 async def get_login_attempt(request: Request) -> LoginAttempt:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 
 from app.db.repository import MAX_PAGE_SIZE, Repository
 from app.users.models import User, normalize_email
@@ -49,34 +50,47 @@ class UserRepository(Repository[User]):
         """One page of users, oldest first; ``limit`` capped at ``MAX_PAGE_SIZE`` (R2)."""
         return await self.list(offset=offset, limit=limit)
 
-    async def set_active(self, user: User, active: bool) -> User:
+    async def _update(self, user: User, *conditions: Any, **values: Any) -> bool:
+        """One ``UPDATE users SET ... WHERE id = :id [AND conditions]``, computed by the
+        database (no read-modify-write in Python); ``user`` is reloaded when it matched.
+        Returns whether the row matched: ``False`` means a condition no longer held."""
+        statement = (
+            update(User)
+            .where(User.id == user.id, *conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(statement)
+        matched = cast("CursorResult[Any]", result).rowcount == 1
+        if matched:
+            await self.session.refresh(user)
+        return matched
+
+    async def set_active(self, user: User, active: bool) -> bool:
         """Activate or deactivate ``user``; takes effect on its very next request (A7).
 
-        Deactivating also revokes every token issued so far (T9): a later reactivation
-        does not bring them back.
+        Deactivating also revokes every token issued so far (T9): the version is
+        incremented by the database, so a concurrent change is never undone, and a later
+        reactivation does not bring the tokens back.
         """
-        if user.is_active and not active:
-            user.token_version += 1
-        user.is_active = active
-        await self.session.flush()
-        return user
+        if active:
+            return await self._update(user, is_active=True)
+        return await self._update(user, is_active=False, token_version=User.token_version + 1)
 
-    async def set_superuser(self, user: User, superuser: bool) -> User:
+    async def set_superuser(self, user: User, superuser: bool) -> bool:
         """Grant or revoke the admin role."""
-        user.is_superuser = superuser
-        await self.session.flush()
-        return user
+        return await self._update(user, is_superuser=superuser)
 
-    async def set_password_hash(self, user: User, hashed_password: str) -> User:
-        """Replace the stored hash of the *same* password (a bcrypt hash upgraded to
-        argon2id at login): issued tokens stay valid."""
-        user.hashed_password = hashed_password
-        await self.session.flush()
-        return user
-
-    async def change_password(self, user: User, hashed_password: str) -> User:
-        """Store the hash of a *new* password and revoke every token issued so far (T9)."""
-        user.hashed_password = hashed_password
-        user.token_version += 1
-        await self.session.flush()
-        return user
+    async def replace_password_hash(
+        self, user: User, *, expected: str, new: str, revoke_tokens: bool
+    ) -> bool:
+        """Compare-and-set the stored hash: write ``new`` only if the row still holds
+        ``expected`` (the hash the caller verified against). ``revoke_tokens`` (a password
+        change, T9) also increments the token version in the same statement; without it
+        (a rehash of the same password at login) issued tokens stay valid. ``False``: the
+        hash changed since it was read (a concurrent change or rehash); nothing written.
+        """
+        values: dict[str, Any] = {"hashed_password": new}
+        if revoke_tokens:
+            values["token_version"] = User.token_version + 1
+        return await self._update(user, User.hashed_password == expected, **values)

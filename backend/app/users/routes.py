@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.auth.dependencies import CurrentUser, PasswordHasherDep, require_roles
 from app.core.errors import error_responses
 from app.core.openapi import API_V1_PREFIX
 from app.db.session import SessionDep
-from app.hardening.cache import JsonCache
+from app.hardening.cache import UserCacheDep
 from app.users.models import User
 from app.users.schemas import UserCreate, UserPage, UserPublic
 from app.users.service import MAX_PAGE_SIZE, UserService
@@ -52,15 +52,6 @@ _CREATED: dict[int | str, dict[str, Any]] = {
         },
     }
 }
-
-
-async def get_user_cache(request: Request) -> JsonCache | None:
-    """The application's user payload cache (ADR-0025), if the app has one."""
-    cache: JsonCache | None = getattr(request.app.state, "user_cache", None)
-    return cache
-
-
-UserCacheDep = Annotated[JsonCache | None, Depends(get_user_cache)]
 
 
 async def get_user_service(

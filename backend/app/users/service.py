@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.passwords import PasswordHasher
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.db.repository import MAX_PAGE_SIZE
+from app.db.session import after_commit
 from app.hardening.cache import JsonCache
 from app.users.models import User
 from app.users.repository import UserRepository
@@ -35,24 +36,56 @@ class UserService:
     ) -> None:
         self.repo = UserRepository(session)
         self.hasher = hasher
-        #: The public-payload cache (ADR-0025): every change to a user invalidates it.
+        #: The public-payload cache (ADR-0025). Every write to a user goes through this
+        #: class and invalidates it (tests/unit/test_user_writes.py keeps it that way).
         self.cache = cache
 
     async def _changed(self, user: User) -> None:
-        if self.cache is not None:
-            await self.cache.invalidate(str(user.id))
+        """Every write to a user ends here: its cached payload is dropped now, and again once
+        the request's transaction has committed, so a reader that ran in between cannot
+        leave the old row cached (ADR-0025)."""
+        cache = self.cache
+        if cache is None:
+            return
+        key = str(user.id)
+        await cache.invalidate(key)
+        after_commit(self.repo.session, lambda: cache.invalidate(key))
 
     async def set_active(self, user: User, active: bool) -> User:
-        """Activate or deactivate ``user`` (effective on its next request, A7)."""
-        user = await self.repo.set_active(user, active)
-        await self._changed(user)
+        """Activate or deactivate ``user`` (effective on its next request, A7);
+        deactivation revokes every token issued so far (T9)."""
+        if await self.repo.set_active(user, active):
+            await self._changed(user)
         return user
 
     async def set_superuser(self, user: User, superuser: bool) -> User:
         """Grant or revoke the admin role."""
-        user = await self.repo.set_superuser(user, superuser)
-        await self._changed(user)
+        if await self.repo.set_superuser(user, superuser):
+            await self._changed(user)
         return user
+
+    async def upgrade_password_hash(self, user: User, *, verified: str, new: str) -> bool:
+        """Store a stronger hash of the *same* password (a login rehash): tokens stay valid.
+        Compare-and-set against ``verified``, the hash the password was checked against:
+        ``False`` (nothing written) if the password changed meanwhile, so a rehash never
+        undoes a newer password (T9)."""
+        written = await self.repo.replace_password_hash(
+            user, expected=verified, new=new, revoke_tokens=False
+        )
+        if written:
+            await self._changed(user)
+        return written
+
+    async def replace_password(self, user: User, *, verified: str, new: str) -> bool:
+        """Store the hash of a *new* password and revoke every token issued so far (T9),
+        compare-and-set against ``verified`` like :meth:`upgrade_password_hash`: of
+        concurrent changes from the same current password exactly one writes."""
+        written = await self.repo.replace_password_hash(
+            user, expected=verified, new=new, revoke_tokens=True
+        )
+        if written:
+            await self._changed(user)
+        return written
 
     async def sign_up(self, email: str, password: str, *, is_superuser: bool = False) -> User:
         """Create an account. A taken email (any case) is a :class:`Conflict` (409).
