@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from app.core.settings import DEFAULT_JWT_SECRET, REDACTED, Settings, get_settings
+from app.core.settings import (
+    DEFAULT_JWT_SECRET,
+    REDACTED,
+    Settings,
+    get_settings,
+    secret_weakness,
+)
 
 STRONG = "Zq3v9XyL0pWm7sRt2uKc8bNf4hJd6gTa"  # 32 random-looking bytes  # pragma: allowlist secret
 
@@ -38,6 +45,50 @@ def test_default_database_is_sqlite_under_var() -> None:
 def test_prod_refuses_weak_or_default_secret(secret: str) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET_KEY"):
         build(app_env="prod", jwt_secret_key=secret)
+
+
+#: Long enough, but guessable: one character, blanks, a repeated word, a placeholder, the
+#: development default with a blank, a keyboard run and a short random unit repeated.
+LOW_ENTROPY_SECRETS = [
+    "a" * 32,
+    " " * 32,
+    "changeme" * 4,
+    "REPLACE-ME" * 4,
+    DEFAULT_JWT_SECRET + " ",
+    " " + DEFAULT_JWT_SECRET.upper(),
+    "abcdefghijklmnopqrstuvwxyz012345",
+    "0123456789" * 4,
+    "xK9#mQ2$" * 4,
+    "ab" * 20,
+]
+
+
+@pytest.mark.parametrize("secret", LOW_ENTROPY_SECRETS)
+def test_t8_prod_refuses_low_entropy_secrets(secret: str) -> None:
+    """SECURITY T8: at least 32 bytes is not enough; a repeated, sequential, low-entropy or
+    default-derived secret is refused by rule (not by a list), with a message that says how
+    to generate a good one and never echoes the value."""
+    assert len(secret.encode()) >= 32
+    with pytest.raises(ValidationError) as refused:
+        build(app_env="prod", jwt_secret_key=secret)
+    message = str(refused.value)
+    assert "JWT_SECRET_KEY" in message
+    assert "secrets.token_urlsafe(48)" in message
+    if secret.strip():
+        assert secret.strip() not in message
+
+
+def test_t8_generated_secrets_are_always_accepted() -> None:
+    """SECURITY T8: the weak-secret rule never refuses what ``secrets`` generates: thousands
+    of ``token_urlsafe(32..64)``, ``token_hex(16)`` and ``token_hex(32)`` values pass."""
+    generated = [
+        *(secrets.token_urlsafe(n) for n in range(32, 65) for _ in range(60)),
+        *(secrets.token_hex(16) for _ in range(2000)),
+        *(secrets.token_hex(32) for _ in range(2000)),
+    ]
+    refused = [s for s in generated if secret_weakness(s) is not None]
+    assert refused == []
+    assert build(app_env="prod", jwt_secret_key=secrets.token_hex(32)).app_env == "prod"
 
 
 def test_prod_accepts_strong_secret_and_local_accepts_default() -> None:
