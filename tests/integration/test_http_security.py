@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from app.core.openapi import api_routes
 from app.core.settings import Settings
 from tests.fixtures.app import serve
 
@@ -137,6 +138,114 @@ async def test_trusted_hosts_refuse_other_hosts_with_an_envelope(
     assert bad.status_code == 400
     assert bad.json()["error"]["request_id"] == bad.headers["x-request-id"]
     assert_security_headers(bad)
+
+
+EVIL_HOST = "evil.example.net"
+
+
+def _redirecting_requests(app: FastAPI) -> list[tuple[str, str]]:
+    """Every path of the app with its trailing slash flipped (Starlette redirects those to
+    the other form), under each method the path has, plus GET."""
+    from starlette.routing import Mount
+
+    requests: set[tuple[str, str]] = set()
+    for route in api_routes(app):
+        path = route.path_format.replace("{user_id}", "7f0c2c2e-6a43-4c59-9d65-3c1a1a6f2b11")
+        for method in {*(route.methods or ()), "GET"}:
+            requests.add((method, path + "/"))
+    for route in app.routes:
+        if isinstance(route, Mount):  # /docs/assets -> /docs/assets/
+            requests.add(("GET", route.path))
+        elif hasattr(route, "methods") and route.path != "/":
+            requests.add(("GET", route.path + "/"))
+    return sorted(requests)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"trusted_hosts": ["*"]}, {"rate_limit_enabled": True}],
+    ids=["default", "trusted-hosts-star", "rate-limited"],
+)
+async def test_no_response_reflects_an_untrusted_host(
+    make_app: Callable[..., FastAPI], overrides: dict[str, Any]
+) -> None:
+    """ADR-0027: with ``TRUSTED_HOSTS`` empty (any host served) no response carries the
+    request's ``Host``. The trailing-slash redirects answer a relative ``Location`` (path
+    and query only; never ``//...``), on every redirecting path of the route table."""
+    app = make_app(**overrides)
+    requests = _redirecting_requests(app)
+    assert ("GET", "/api/v1/users/me/") in requests
+    redirects = 0
+    async with serve(app) as client:
+        for method, path in requests:
+            response = await client.request(
+                method, path + "?page=2", headers={"Host": EVIL_HOST, "X-Forwarded-Host": EVIL_HOST}
+            )
+            assert EVIL_HOST not in response.text, (method, path)
+            for name, value in response.headers.multi_items():
+                assert EVIL_HOST not in value, (method, path, name, value)
+            if response.is_redirect:
+                redirects += 1
+                location = response.headers["location"]
+                assert location.startswith("/"), location
+                assert not location.startswith(("//", "/\\")), location
+                assert location in (path.rstrip("/") + "?page=2", path + "/?page=2")
+                assert response.status_code == 307
+    assert redirects >= 10
+
+
+async def test_relative_redirect_is_followed_to_the_resource(client: httpx.AsyncClient) -> None:
+    """The relative ``Location`` resolves against the URL the client asked for."""
+    response = await client.get("/api/v1/health/live/", follow_redirects=True)
+    assert response.status_code == 200
+    assert response.url.path == "/api/v1/health/live"
+    assert (await client.get("//evil.example.net/")).status_code == 404
+
+
+async def test_relative_redirect_keeps_the_mount_point(app: FastAPI) -> None:
+    """Behind a proxy that mounts the app under a prefix (ASGI ``root_path``), the
+    ``Location`` keeps the prefix: it is the path the client asked for, slash flipped."""
+    transport = httpx.ASGITransport(app=app, root_path="/svc")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        response = await client.get("/svc/api/v1/health/live/", headers={"Host": EVIL_HOST})
+    assert response.status_code == 307
+    assert response.headers["location"] == "/svc/api/v1/health/live"
+
+
+async def test_trusted_hosts_star_means_any_host(make_app: Callable[..., FastAPI]) -> None:
+    """``TRUSTED_HOSTS=*`` accepts every host, as in Starlette (it refused every request)."""
+    async with serve(make_app(trusted_hosts=["*"])) as client:
+        for host in ("api.example.com", EVIL_HOST, "127.0.0.1:8000", "[::1]:8000"):
+            response = await client.get("/health", headers={"Host": host})
+            assert response.status_code == 200, host
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://api.example.com",
+        "api.example.com:8443",
+        "api.example.com/",
+        "api.*.example.com",
+        "*example.com",
+        "evil*",
+        "::1",
+        "a b.example.com",
+    ],
+)
+def test_trusted_hosts_that_could_never_match_are_refused_at_startup(entry: str) -> None:
+    """A ``TRUSTED_HOSTS`` entry that no ``Host`` header can match would silently refuse
+    every request: it fails at startup instead, saying what a valid entry looks like."""
+    with pytest.raises(ValidationError, match="TRUSTED_HOSTS"):
+        Settings(_env_file=None, trusted_hosts=["api.example.com", entry])
+
+
+def test_trusted_hosts_accept_names_wildcards_and_addresses() -> None:
+    hosts = ["api.example.com", "*.internal.example.com", "localhost", "10.0.0.7", "[::1]", "*"]
+    assert Settings(_env_file=None, trusted_hosts=hosts).trusted_hosts == hosts
 
 
 async def test_h3_docs_disabled_answer_404_envelopes(make_app: Callable[..., FastAPI]) -> None:

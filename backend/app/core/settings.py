@@ -38,6 +38,11 @@ KEY_GENERATION_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48
 REDACTED = "**********"
 #: A CORS origin: scheme, host and optional port; no path, no trailing slash.
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+#: A ``TRUSTED_HOSTS`` entry: ``*``, a DNS name or IPv4 address (optionally ``*.`` in front),
+#: or a bracketed IPv6 address. No scheme, port or path: the ``Host`` header's port is
+#: ignored when matching, so such an entry could never match and would refuse everything.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_HOST_PATTERN = re.compile(rf"\*|(?:\*\.)?{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\]")
 
 
 class Settings(BaseSettings):
@@ -174,6 +179,19 @@ class Settings(BaseSettings):
     def _proxy_networks(cls, value: list[str]) -> list[str]:
         for item in value:
             ipaddress.ip_network(item, strict=False)  # ValueError -> a clear settings error
+        return value
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _host_patterns(cls, value: list[str]) -> list[str]:
+        """Refuse entries no ``Host`` header could match: a silent outage otherwise."""
+        for host in value:
+            if not _HOST_PATTERN.fullmatch(host):
+                raise ValueError(
+                    f"TRUSTED_HOSTS entry {host!r} can never match a Host header: use a "
+                    "name or address without scheme, port or path (api.example.com, "
+                    "10.0.0.7, [::1]), a leading wildcard (*.example.com), or * for any host"
+                )
         return value
 
     @field_validator("cors_origins")
