@@ -14,6 +14,7 @@ from app.core.settings import (
     REDACTED,
     Settings,
     get_settings,
+    redact_url,
     secret_weakness,
 )
 
@@ -116,6 +117,36 @@ def test_safe_dump_redacts_secrets_and_url_passwords() -> None:
     assert dump["jwt_secret_key"] == REDACTED
     assert dump["database_url"].startswith("postgresql+asyncpg://app:***@db")
     assert "app_env" in dump
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:s3cr3t@h/db", "postgresql://u:***@h/db"),
+        ("redis://:s3cr3t@h:6379/0", "redis://:***@h:6379/0"),
+        ("postgresql://u:p%40ss@h/db?sslmode=require", "postgresql://u:***@h/db?sslmode=require"),
+        ("postgresql://h/db?user=u&password=s3cr3t", "postgresql://h/db?user=u&password=***"),
+        ("postgresql://h/db?PASSWD=s3cr3t&pwd=s3cr3t", "postgresql://h/db?PASSWD=***&pwd=***"),
+        (
+            "postgresql://h/db?sslpassword=s3cr3t&sslkey=s3cr3t",
+            "postgresql://h/db?sslpassword=***&sslkey=***",
+        ),
+        (
+            "redis://h/0?access_token=s3cr3t;client_secret=s3cr3t",
+            "redis://h/0?access_token=***;client_secret=***",
+        ),
+        ("redis://h/0?pass%77ord=s3cr3t", "redis://h/0?pass%77ord=***"),
+        ("redis://h/0#s3cr3t", "redis://h/0#***"),
+        ("postgresql://u:p?ss/s3cr3t@h/db", REDACTED),
+        ("sqlite+aiosqlite:///var/app.db", "sqlite+aiosqlite:///var/app.db"),
+        ("postgresql://u@h/db?application_name=api", "postgresql://u@h/db?application_name=api"),
+    ],
+)
+def test_redact_url_hides_every_credential_form(url: str, expected: str) -> None:
+    """ADR-0014: userinfo passwords and credential query parameters (any case, encoded
+    names too) are hidden; a URL too malformed to tell is hidden whole."""
+    assert redact_url(url) == expected
+    assert "s3cr3t" not in redact_url(url)
 
 
 def test_secret_is_not_in_repr() -> None:

@@ -16,10 +16,10 @@ import re
 from collections import Counter
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 #: The development-only default secret. Refused when ``APP_ENV=prod``.
 DEFAULT_JWT_SECRET = "insecure-local-development-secret-change-me"  # noqa: S105  # nosec B105  # pragma: allowlist secret
@@ -36,6 +36,10 @@ MIN_DISTINCT_TRIGRAM_SHARE = 0.5
 MAX_REPEATED_STEP_SHARE = 0.5
 KEY_GENERATION_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 REDACTED = "**********"
+#: What replaces a credential inside a URL (SQLAlchemy's own choice for passwords).
+URL_REDACTED = "***"
+#: Query parameter names that carry credentials in connection URLs.
+_CREDENTIAL_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
 #: A CORS origin: scheme, host and optional port; no path, no trailing slash.
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 #: A ``TRUSTED_HOSTS`` entry: ``*``, a DNS name or IPv4 address (optionally ``*.`` in front),
@@ -219,12 +223,15 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def model_dump_safe(self) -> dict[str, Any]:
-        """All settings with secrets and URL passwords redacted: safe to print or log."""
+        """All settings with secrets and URL credentials redacted: safe to print or log.
+
+        ``SecretStr`` values are hidden whole; every string setting that is a URL (a
+        ``*_url`` name or a ``scheme://`` value) goes through :func:`redact_url`."""
         data = self.model_dump()
         for name, value in data.items():
             if isinstance(value, SecretStr):
                 data[name] = REDACTED
-            elif name.endswith("_url") and isinstance(value, str):
+            elif isinstance(value, str) and (name.endswith("_url") or "://" in value):
                 data[name] = redact_url(value)
         return data
 
@@ -252,14 +259,38 @@ def secret_weakness(secret: str) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """Hide the password of a connection URL."""
+    """A connection URL with every credential hidden (ADR-0014): the userinfo password and
+    the value of each query parameter whose name suggests a credential (``password``,
+    ``sslpassword``, ``passwd``, ``pwd``, ``secret``, ``token``, ``key``, ``auth``...; any
+    case, percent-encoded names too), and any fragment. A URL too malformed to tell where
+    its parts are (an unencoded ``/``, ``?`` or ``#`` in a password) is hidden whole."""
     try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - an unparsable URL is hidden, never leaked
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when the "port" is part of a password
+    except ValueError:
         return REDACTED
-    if parsed.password is None:
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:{URL_REDACTED}@{hostport}"
+    query = "".join(_redact_parameter(piece) for piece in re.split(r"([&;])", parts.query))
+    if (netloc, query, parts.fragment) == (parts.netloc, parts.query, ""):
         return url
-    return parsed.render_as_string(hide_password=True)
+    # Rebuilt by hand: urlunsplit drops the empty authority of "sqlite:///path".
+    scheme = f"{parts.scheme}:" if parts.scheme else ""
+    authority = f"//{netloc}" if url[len(scheme) :].startswith("//") else netloc
+    return (
+        f"{scheme}{authority}{parts.path}"
+        + (f"?{query}" if parts.query else "")
+        + (f"#{URL_REDACTED}" if parts.fragment else "")
+    )
+
+
+def _redact_parameter(piece: str) -> str:
+    name, eq, _ = piece.partition("=")
+    if eq and _CREDENTIAL_PARAMETER.search(unquote_plus(name)):
+        return f"{name}={URL_REDACTED}"
+    return piece
 
 
 @lru_cache(maxsize=1)
