@@ -258,6 +258,34 @@ async def test_h3_docs_disabled_answer_404_envelopes(make_app: Callable[..., Fas
             assert_security_headers(response)
 
 
+STRONG_SECRET = "h3-Pz8kQv2Lx9WmR4tYc7NbJ6dFs1GaE5uHo"  # pragma: allowlist secret
+
+
+@pytest.mark.parametrize(
+    ("values", "served"),
+    [
+        ({"app_env": "prod"}, False),
+        ({"app_env": "prod", "docs_enabled": ""}, False),
+        ({"app_env": "prod", "docs_enabled": True}, True),
+        ({"app_env": "local"}, True),
+        ({"app_env": "test"}, True),
+        ({"app_env": "local", "docs_enabled": False}, False),
+    ],
+)
+async def test_h3_docs_are_off_by_default_in_production(
+    make_app: Callable[..., FastAPI], values: dict[str, Any], served: bool
+) -> None:
+    """SECURITY H3: unset, ``DOCS_ENABLED`` is off when ``APP_ENV=prod`` (production
+    served ``/docs``, ``/redoc`` and ``/openapi.json`` unless someone remembered to switch
+    them off) and on elsewhere; an explicit value always wins."""
+    app = make_app(jwt_secret_key=STRONG_SECRET, **values)
+    assert app.state.settings.docs_enabled is served
+    async with serve(app) as client:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            response = await client.get(path)
+            assert response.status_code == (200 if served else 404), (values, path)
+
+
 async def test_docs_are_served_from_self_hosted_assets(client: httpx.AsyncClient) -> None:
     """/docs and /redoc reference only same-origin assets, which are served (no CDN)."""
     for page in ("/docs", "/redoc"):

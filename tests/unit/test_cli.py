@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import cli
-from app.core.settings import REDACTED
+from app.core.settings import REDACTED, get_settings
 from app.users.models import User
 
 PASSWORD = "a fine superuser passphrase"  # pragma: allowlist secret
@@ -122,6 +122,21 @@ def test_settings_never_print_credentials_from_url_query_strings(
         "postgresql+asyncpg://app:***@db:5432/app?password=***&SSLPassword=***&application_name=api"
     )
     assert dump["redis_url"] == "redis://cache:6379/0?password=***;api_key=***&Token=***"
+
+
+def test_settings_print_the_effective_docs_switch(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SECURITY H3: ``settings`` shows whether the docs are served, as resolved from
+    ``APP_ENV`` when ``DOCS_ENABLED`` is unset (never an unresolved ``null``)."""
+    monkeypatch.setenv("JWT_SECRET_KEY", "cli-Pz8kQv2Lx9WmR4tYc7NbJ6dFs1GaE5uHo")
+    monkeypatch.setenv("APP_ENV", "prod")
+    assert cli.main(["settings"]) == 0
+    assert json.loads(capsys.readouterr().out)["docs_enabled"] is False
+    monkeypatch.setenv("DOCS_ENABLED", "true")
+    get_settings.cache_clear()
+    assert cli.main(["settings"]) == 0
+    assert json.loads(capsys.readouterr().out)["docs_enabled"] is True
 
 
 def test_create_superuser_reads_password_from_stdin(

@@ -126,8 +126,9 @@ class Settings(BaseSettings):
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: ``Strict-Transport-Security`` max-age; 0 sends no HSTS header.
     hsts_max_age_seconds: int = Field(default=0, ge=0)
-    #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (switch off in production, H3).
-    docs_enabled: bool = True
+    #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (H3). Unset: off when
+    #: ``APP_ENV=prod``, on elsewhere (resolved at validation; explicit values win).
+    docs_enabled: bool | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -142,7 +143,7 @@ class Settings(BaseSettings):
                 return driver + value[len(prefix) :]
         return value
 
-    @field_validator("redis_url", "jwt_issuer", "jwt_audience", mode="before")
+    @field_validator("redis_url", "jwt_issuer", "jwt_audience", "docs_enabled", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -152,6 +153,13 @@ class Settings(BaseSettings):
     def _empty_secret_is_default(cls, value: Any) -> Any:
         """An empty value means "not set": the local default, which prod refuses."""
         return DEFAULT_JWT_SECRET if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _docs_follow_the_environment(self) -> Settings:
+        """Unset ``DOCS_ENABLED``: no interactive docs or schema in production (H3)."""
+        if self.docs_enabled is None:
+            self.docs_enabled = self.app_env != "prod"
+        return self
 
     @model_validator(mode="after")
     def _strong_secret_outside_local(self) -> Settings:
