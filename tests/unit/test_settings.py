@@ -175,6 +175,14 @@ def test_dotenv_is_read_outside_tests(tmp_path: Path) -> None:
     assert Settings(_env_file=env_file).service_name == "from-dotenv"
 
 
+def test_hash_queue_must_hold_the_running_hashes() -> None:
+    """``PASSWORD_HASH_MAX_QUEUE`` counts running and waiting hashes (SECURITY P11): a
+    queue smaller than the concurrency it must hold is refused at startup."""
+    assert build().password_hash_max_queue == 8
+    with pytest.raises(ValidationError, match="PASSWORD_HASH_MAX_QUEUE"):
+        build(password_hash_max_concurrency=4, password_hash_max_queue=2)
+
+
 def test_empty_optional_values_mean_unset() -> None:
     settings = build(redis_url="", jwt_issuer="", jwt_audience="")
     assert settings.redis_url is None

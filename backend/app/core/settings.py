@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     #: Password hashes computed at once (each argon2id hash holds ~19 MiB; ADR-0017).
     #: At most cores - 1, so a login burst leaves a core to the event loop (ADR-0030).
     password_hash_max_concurrency: int = Field(default=1, ge=1, le=64)
+    #: Hashes allowed in the process at once, running plus waiting (P11). One more is
+    #: refused at once with a 503 + ``Retry-After``: a flood of sign-ups cannot queue a
+    #: legitimate login behind seconds of hashing (ADR-0017).
+    password_hash_max_queue: int = Field(default=8, ge=1, le=10_000)
 
     # --- Hardening: Redis breaker, rate limits, cache, telemetry (ADR-0024..0028) ---
     #: Consecutive Redis failures that open the circuit breaker (RL5).
@@ -109,6 +113,11 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    #: Sign-ups per client IP and window (ADR-0028, P10): on by default, like the login
+    #: throttle; bounds hashing work and sign-up enumeration (P9) from one address.
+    signup_throttle_enabled: bool = True
+    signup_max_per_ip: int = Field(default=10, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
     cache_enabled: bool = False
     cache_default_ttl_seconds: int = Field(default=60, ge=1)
     telemetry_mode: Literal["noop", "log"] = "noop"
@@ -153,6 +162,15 @@ class Settings(BaseSettings):
     def _empty_secret_is_default(cls, value: Any) -> Any:
         """An empty value means "not set": the local default, which prod refuses."""
         return DEFAULT_JWT_SECRET if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _queue_holds_the_running_hashes(self) -> Settings:
+        if self.password_hash_max_queue < self.password_hash_max_concurrency:
+            raise ValueError(
+                "PASSWORD_HASH_MAX_QUEUE counts running and waiting hashes: it must be at "
+                "least PASSWORD_HASH_MAX_CONCURRENCY"
+            )
+        return self
 
     @model_validator(mode="after")
     def _docs_follow_the_environment(self) -> Settings:
