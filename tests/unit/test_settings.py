@@ -122,9 +122,12 @@ def test_safe_dump_redacts_secrets_and_url_passwords() -> None:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgresql://u:s3cr3t@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:s3cr3t@h/db", "postgresql://u:***@h/db"),  # pragma: allowlist secret
         ("redis://:s3cr3t@h:6379/0", "redis://:***@h:6379/0"),
-        ("postgresql://u:p%40ss@h/db?sslmode=require", "postgresql://u:***@h/db?sslmode=require"),
+        (
+            "postgresql://u:p%40ss@h/db?sslmode=require",  # pragma: allowlist secret
+            "postgresql://u:***@h/db?sslmode=require",
+        ),
         ("postgresql://h/db?user=u&password=s3cr3t", "postgresql://h/db?user=u&password=***"),
         ("postgresql://h/db?PASSWD=s3cr3t&pwd=s3cr3t", "postgresql://h/db?PASSWD=***&pwd=***"),
         (
