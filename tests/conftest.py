@@ -19,21 +19,33 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-# Must run before `app` is imported: app.main builds an app at import time.
+# Must run before `app` is imported: app.main builds an app at import time. The two
+# server URLs are read first: they are the only way in for the environment (ADR-0013).
 _DATABASE_URL = os.environ.get("DATABASE_URL")
 _REDIS_URL = os.environ.get("REDIS_URL")
-#: First words of the app's settings (SPEC §4): any such variable is dropped.
-_SETTING_PREFIXES = frozenset(
-    {"APP", "SERVICE", "LOG", "MAX", "DATABASE", "DB", "REDIS", "HEALTH", "JWT", "CORS"}
-    | {"RATE", "CACHE", "TELEMETRY", "DOCS", "TRUSTED", "PASSWORD", "LOGIN", "SECURITY"}
-    | {"METRICS", "PROXY", "FORWARDED", "HSTS"}
-)
-#: Flags for the suite itself, kept although they look like settings.
-_SUITE_FLAGS = frozenset({"DOCS_BROWSER_REQUIRED"})
-for _name in list(os.environ):
-    if _name.isupper() and _name.split("_")[0] in _SETTING_PREFIXES and _name not in _SUITE_FLAGS:
-        del os.environ[_name]
+# Before Settings is imported: the class reads APP_ENV_FILE when it is defined.
 os.environ["APP_ENV_FILE"] = os.devnull
+
+from app.core.settings import Settings  # noqa: E402 - after APP_ENV_FILE, on purpose
+
+#: Every environment variable a ``Settings`` field reads, derived from the class itself, so
+#: a new setting is scrubbed without anyone remembering to. Settings are case-insensitive
+#: (``log_level`` sets ``LOG_LEVEL``), so names are compared upper-cased.
+SETTING_VARIABLES = frozenset(name.upper() for name in Settings.model_fields)
+#: Read by the app outside ``Settings``: the OpenTelemetry SDK configures exporters,
+#: sampling and resources from ``OTEL_*`` when ``OPENTELEMETRY_ENABLED`` (ADR-0026).
+FOREIGN_PREFIXES = ("OTEL_",)
+
+
+def reaches_the_app(name: str) -> bool:
+    """Whether the environment variable ``name`` would change the app under test."""
+    upper = name.upper()
+    return upper in SETTING_VARIABLES or upper.startswith(FOREIGN_PREFIXES)
+
+
+for _name in list(os.environ):
+    if reaches_the_app(_name):
+        del os.environ[_name]
 os.environ["APP_ENV"] = "test"
 
 pytest_plugins = [

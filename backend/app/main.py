@@ -25,7 +25,7 @@ from app.core.settings import Settings, get_settings
 from app.db.engine import Database
 from app.db.errors import install_db_error_handlers
 from app.db.session import get_session
-from app.hardening.security import security_headers
+from app.hardening.security import install_slash_redirects, security_headers
 from app.hardening.telemetry import native_telemetry_config, observer_for
 from app.hardening.wiring import build_hardening, declare_rate_limit_responses, install_hardening
 
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
+    # Trailing-slash redirects with a relative Location: no response echoes the Host (ADR-0027).
+    install_slash_redirects(app)
     install_error_handlers(app)
     install_db_error_handlers(app)
     include_routers(app)

@@ -62,7 +62,7 @@ def test_the_422_default_schema_is_replaced_by_the_envelope(app: FastAPI) -> Non
 
 @pytest.mark.parametrize(
     ("path", "allowed"),
-    [("/api/v1/users", "GET, POST"), ("/health", "GET"), ("/api/v1/auth/login", "POST")],
+    [("/api/v1/users", "GET, POST"), ("/health", "GET, HEAD"), ("/api/v1/auth/login", "POST")],
 )
 async def test_405_allow_lists_every_method_of_the_path(
     client: httpx.AsyncClient, path: str, allowed: str

@@ -21,6 +21,10 @@ PUBLIC_ROUTES = {
     ("GET", "/health"),
     ("GET", "/api/v1/health/live"),
     ("GET", "/api/v1/health/ready"),
+    # HEAD on the probes (ADR-0001): monitors and load balancers send it.
+    ("HEAD", "/health"),
+    ("HEAD", "/api/v1/health/live"),
+    ("HEAD", "/api/v1/health/ready"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/auth/login"),
     ("POST", "/api/v1/users"),

@@ -71,7 +71,7 @@ async def test_unknown_path_is_404_envelope(client: httpx.AsyncClient) -> None:
 async def test_wrong_method_is_405_with_allow_header(client: httpx.AsyncClient) -> None:
     response = await client.delete("/health")
     assert_envelope(response, 405, "method_not_allowed")
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"  # probes answer HEAD (ADR-0001)
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:

@@ -88,3 +88,40 @@ async def test_ready_times_out_a_hanging_check(make_app, monkeypatch) -> None:
         response = await client.get("/api/v1/health/ready")
     assert response.status_code == 503
     assert time.perf_counter() - started < 1.0
+
+
+PROBES = ("/health", "/api/v1/health/live", "/api/v1/health/ready")
+
+
+async def test_head_is_answered_on_every_probe(client: httpx.AsyncClient) -> None:
+    """ADR-0001: uptime monitors and load balancers probe with HEAD. Every GET probe
+    answers HEAD with the GET's status and headers (``Content-Length`` of the GET body
+    included) and no body; 405s on the probes advertise ``Allow: GET, HEAD``."""
+    for path in PROBES:
+        get = await client.get(path)
+        head = await client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b"", path
+        for name in ("content-type", "content-length", "cache-control", "x-content-type-options"):
+            assert head.headers.get(name) == get.headers.get(name), (path, name)
+        assert head.headers["x-request-id"]
+        refused = await client.delete(path)
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "GET, HEAD", path
+
+
+async def test_head_on_ready_reports_the_outage_status_too(make_app) -> None:
+    """A load balancer probing readiness with HEAD sees the 503 a GET would get."""
+    async with serve(make_app(database_url=CLOSED_PORT_PG)) as client:
+        head = await client.head("/api/v1/health/ready")
+        live = await client.head("/api/v1/health/live")
+    assert head.status_code == 503
+    assert head.content == b""
+    assert live.status_code == 200
+
+
+async def test_head_stays_405_on_the_api(client: httpx.AsyncClient) -> None:
+    """Only the probes gained HEAD: API routes keep answering exactly their methods."""
+    response = await client.head("/api/v1/users/me")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
+from app.core.openapi import api_routes
 from app.core.settings import Settings
 from tests.fixtures.app import serve
 
@@ -139,6 +140,114 @@ async def test_trusted_hosts_refuse_other_hosts_with_an_envelope(
     assert_security_headers(bad)
 
 
+EVIL_HOST = "evil.example.net"
+
+
+def _redirecting_requests(app: FastAPI) -> list[tuple[str, str]]:
+    """Every path of the app with its trailing slash flipped (Starlette redirects those to
+    the other form), under each method the path has, plus GET."""
+    from starlette.routing import Mount
+
+    requests: set[tuple[str, str]] = set()
+    for route in api_routes(app):
+        path = route.path_format.replace("{user_id}", "7f0c2c2e-6a43-4c59-9d65-3c1a1a6f2b11")
+        for method in {*(route.methods or ()), "GET"}:
+            requests.add((method, path + "/"))
+    for route in app.routes:
+        if isinstance(route, Mount):  # /docs/assets -> /docs/assets/
+            requests.add(("GET", route.path))
+        elif hasattr(route, "methods") and route.path != "/":
+            requests.add(("GET", route.path + "/"))
+    return sorted(requests)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"trusted_hosts": ["*"]}, {"rate_limit_enabled": True}],
+    ids=["default", "trusted-hosts-star", "rate-limited"],
+)
+async def test_no_response_reflects_an_untrusted_host(
+    make_app: Callable[..., FastAPI], overrides: dict[str, Any]
+) -> None:
+    """ADR-0027: with ``TRUSTED_HOSTS`` empty (any host served) no response carries the
+    request's ``Host``. The trailing-slash redirects answer a relative ``Location`` (path
+    and query only; never ``//...``), on every redirecting path of the route table."""
+    app = make_app(**overrides)
+    requests = _redirecting_requests(app)
+    assert ("GET", "/api/v1/users/me/") in requests
+    redirects = 0
+    async with serve(app) as client:
+        for method, path in requests:
+            response = await client.request(
+                method, path + "?page=2", headers={"Host": EVIL_HOST, "X-Forwarded-Host": EVIL_HOST}
+            )
+            assert EVIL_HOST not in response.text, (method, path)
+            for name, value in response.headers.multi_items():
+                assert EVIL_HOST not in value, (method, path, name, value)
+            if response.is_redirect:
+                redirects += 1
+                location = response.headers["location"]
+                assert location.startswith("/"), location
+                assert not location.startswith(("//", "/\\")), location
+                assert location in (path.rstrip("/") + "?page=2", path + "/?page=2")
+                assert response.status_code == 307
+    assert redirects >= 10
+
+
+async def test_relative_redirect_is_followed_to_the_resource(client: httpx.AsyncClient) -> None:
+    """The relative ``Location`` resolves against the URL the client asked for."""
+    response = await client.get("/api/v1/health/live/", follow_redirects=True)
+    assert response.status_code == 200
+    assert response.url.path == "/api/v1/health/live"
+    assert (await client.get("//evil.example.net/")).status_code == 404
+
+
+async def test_relative_redirect_keeps_the_mount_point(app: FastAPI) -> None:
+    """Behind a proxy that mounts the app under a prefix (ASGI ``root_path``), the
+    ``Location`` keeps the prefix: it is the path the client asked for, slash flipped."""
+    transport = httpx.ASGITransport(app=app, root_path="/svc")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        response = await client.get("/svc/api/v1/health/live/", headers={"Host": EVIL_HOST})
+    assert response.status_code == 307
+    assert response.headers["location"] == "/svc/api/v1/health/live"
+
+
+async def test_trusted_hosts_star_means_any_host(make_app: Callable[..., FastAPI]) -> None:
+    """``TRUSTED_HOSTS=*`` accepts every host, as in Starlette (it refused every request)."""
+    async with serve(make_app(trusted_hosts=["*"])) as client:
+        for host in ("api.example.com", EVIL_HOST, "127.0.0.1:8000", "[::1]:8000"):
+            response = await client.get("/health", headers={"Host": host})
+            assert response.status_code == 200, host
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://api.example.com",
+        "api.example.com:8443",
+        "api.example.com/",
+        "api.*.example.com",
+        "*example.com",
+        "evil*",
+        "::1",
+        "a b.example.com",
+    ],
+)
+def test_trusted_hosts_that_could_never_match_are_refused_at_startup(entry: str) -> None:
+    """A ``TRUSTED_HOSTS`` entry that no ``Host`` header can match would silently refuse
+    every request: it fails at startup instead, saying what a valid entry looks like."""
+    with pytest.raises(ValidationError, match="TRUSTED_HOSTS"):
+        Settings(_env_file=None, trusted_hosts=["api.example.com", entry])
+
+
+def test_trusted_hosts_accept_names_wildcards_and_addresses() -> None:
+    hosts = ["api.example.com", "*.internal.example.com", "localhost", "10.0.0.7", "[::1]", "*"]
+    assert Settings(_env_file=None, trusted_hosts=hosts).trusted_hosts == hosts
+
+
 async def test_h3_docs_disabled_answer_404_envelopes(make_app: Callable[..., FastAPI]) -> None:
     """SECURITY H3: with DOCS_ENABLED=false the docs pages and the schema do not exist."""
     async with serve(make_app(docs_enabled=False)) as client:
@@ -147,6 +256,34 @@ async def test_h3_docs_disabled_answer_404_envelopes(make_app: Callable[..., Fas
             assert response.status_code == 404, path
             assert response.json()["error"]["code"] == "not_found"
             assert_security_headers(response)
+
+
+STRONG_SECRET = "h3-Pz8kQv2Lx9WmR4tYc7NbJ6dFs1GaE5uHo"  # pragma: allowlist secret
+
+
+@pytest.mark.parametrize(
+    ("values", "served"),
+    [
+        ({"app_env": "prod"}, False),
+        ({"app_env": "prod", "docs_enabled": ""}, False),
+        ({"app_env": "prod", "docs_enabled": True}, True),
+        ({"app_env": "local"}, True),
+        ({"app_env": "test"}, True),
+        ({"app_env": "local", "docs_enabled": False}, False),
+    ],
+)
+async def test_h3_docs_are_off_by_default_in_production(
+    make_app: Callable[..., FastAPI], values: dict[str, Any], served: bool
+) -> None:
+    """SECURITY H3: unset, ``DOCS_ENABLED`` is off when ``APP_ENV=prod`` (production
+    served ``/docs``, ``/redoc`` and ``/openapi.json`` unless someone remembered to switch
+    them off) and on elsewhere; an explicit value always wins."""
+    app = make_app(jwt_secret_key=STRONG_SECRET, **values)
+    assert app.state.settings.docs_enabled is served
+    async with serve(app) as client:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            response = await client.get(path)
+            assert response.status_code == (200 if served else 404), (values, path)
 
 
 async def test_docs_are_served_from_self_hosted_assets(client: httpx.AsyncClient) -> None:

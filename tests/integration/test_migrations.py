@@ -4,8 +4,10 @@ migrations agree (``alembic check``). ADR-0009, ADR-0031; SPEC §5."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -67,6 +69,66 @@ def test_upgrade_downgrade_upgrade_on_the_suite_database(database_url: str) -> N
         _round_trip(database_url)
     finally:
         migrations.upgrade(database_url)
+
+
+_USERS = sa.table(
+    "users",
+    sa.column("id", sa.Uuid()),
+    sa.column("email", sa.String(254)),
+    sa.column("hashed_password", sa.String(255)),
+)
+
+
+def _fullwidth(ascii_text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in ascii_text)
+
+
+def _emails_after_0003(url: str, stored: list[str]) -> dict[str, str]:
+    """Store ``stored`` at revision 0002, upgrade to head; stored email -> email now."""
+    migrations.downgrade(url, "0002")
+    ids = {email: uuid.uuid4() for email in stored}
+
+    async def run(insert: bool) -> dict[uuid.UUID, str]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                if insert:
+                    await conn.execute(
+                        sa.insert(_USERS),
+                        [{"id": i, "email": e, "hashed_password": "x"} for e, i in ids.items()],
+                    )
+                rows = await conn.execute(sa.select(_USERS.c.id, _USERS.c.email))
+                return {row.id: row.email for row in rows}
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(insert=True))
+    migrations.upgrade(url)
+    now = asyncio.run(run(insert=False))
+    return {email: now[i] for email, i in ids.items()}
+
+
+@pytest.mark.parametrize("where", ["sqlite_file", "suite_database"])
+def test_0003_rewrites_stored_emails_to_nfkc_and_leaves_conflicts(
+    where: str, tmp_path: Path, database_url: str
+) -> None:
+    """ADR-0031: rows stored before NFKC (a fullwidth address) take the canonical form, so
+    their owners can log in and the plain spelling cannot sign up again; a row whose
+    canonical form another row already holds is left for an operator (both unchanged)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'nfkc.db'}" if where == "sqlite_file" else database_url
+    if where == "sqlite_file":
+        migrations.upgrade(url)
+    kate, ann = _fullwidth("kate") + "@example.com", _fullwidth("ann") + "@example.com"
+    try:
+        after = _emails_after_0003(url, [kate, "bob@example.com", ann, "ann@example.com"])
+        assert after == {
+            kate: "kate@example.com",
+            "bob@example.com": "bob@example.com",
+            ann: ann,  # conflict: left as it was
+            "ann@example.com": "ann@example.com",
+        }
+    finally:
+        migrations.upgrade(url)  # the suite's database stays at head
 
 
 def test_alembic_check_models_and_migrations_agree(database_url: str) -> None:

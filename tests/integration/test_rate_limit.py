@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.core.openapi import api_routes
 from app.core.redis import create_redis
 from app.core.settings import Settings
 from app.hardening.breaker import CircuitBreaker, RedisGuard
@@ -70,7 +72,7 @@ async def test_headers_then_429_envelope_with_retry_after(
     assert 1 <= int(refused.headers["retry-after"]) <= 60
 
 
-async def test_health_and_unversioned_paths_are_not_limited(
+async def test_health_probes_are_not_limited(
     limited: Callable[..., FastAPI],
 ) -> None:
     async with serve(limited(rate_limit_requests=1)) as client:
@@ -78,6 +80,51 @@ async def test_health_and_unversioned_paths_are_not_limited(
             response = await client.get(path)
             assert response.status_code == 200
             assert "x-ratelimit-limit" not in response.headers
+
+
+PROBES = ("/health", "/api/v1/health/live", "/api/v1/health/ready")
+
+
+async def test_every_route_but_the_probes_is_limited(limited: Callable[..., FastAPI]) -> None:
+    """ADR-0024: the limit covers every route, the legacy ``/auth/*`` aliases, the docs,
+    ``/metrics`` and unknown paths included; only the health probes are exempt (150 calls
+    of ``/auth/me`` all passed while ``/api/v1/users/me`` was limited after 100)."""
+    app = limited(rate_limit_requests=3, metrics_enabled=True)
+    requests = sorted(
+        {
+            (method, route.path_format.replace("{user_id}", str(uuid.uuid4())))
+            for route in api_routes(app)
+            for method in route.methods or ()
+        }
+        | {("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/metrics"), ("GET", "/nope")}
+    )
+    assert ("GET", "/auth/me") in requests
+    async with serve(app) as client:
+        budget = [await client.get("/auth/me") for _ in range(3)]
+        assert [r.status_code for r in budget] == [401, 401, 401]
+        assert [r.headers["x-ratelimit-remaining"] for r in budget] == ["2", "1", "0"]
+        for method, path in requests:
+            response = await client.request(method, path)
+            if path in PROBES:
+                assert response.status_code == 200, (method, path)
+                assert "x-ratelimit-limit" not in response.headers, path
+            else:
+                assert response.status_code == 429, (method, path, response.status_code)
+                assert response.headers["retry-after"], path
+                assert response.headers["x-ratelimit-limit"] == "3", path
+
+
+def test_429_is_declared_wherever_the_limit_applies(app: FastAPI) -> None:
+    """ADR-0021, ADR-0024: the schema declares the 429 envelope with ``Retry-After`` on every
+    operation the limit covers (legacy aliases included) and on none of the probes."""
+    paths = app.openapi()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if path in PROBES:
+                assert "429" not in responses, (method, path)
+            else:
+                assert "Retry-After" in responses["429"]["headers"], (method, path)
 
 
 async def test_key_is_the_authenticated_subject(limited: Callable[..., FastAPI]) -> None:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import cli
-from app.core.settings import REDACTED
+from app.core.settings import REDACTED, get_settings
 from app.users.models import User
 
 PASSWORD = "a fine superuser passphrase"  # pragma: allowlist secret
@@ -96,6 +96,48 @@ def test_settings_are_printed_with_secrets_redacted(
     assert dump["password_hash_max_concurrency"] == 1
     assert secret not in out
     assert "hunter2pw" not in out
+
+
+def test_settings_never_print_credentials_from_url_query_strings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADR-0014, SECURITY E3: ``settings`` redacts every credential form of a URL: the
+    userinfo password and credential query parameters (``password``, ``sslpassword``,
+    ``token``, ...; any case), and keeps everything else readable."""
+    monkeypatch.setenv(
+        "DATABASE_URL",
+        "postgresql://app:userinfo-pw-1@db:5432/app"  # pragma: allowlist secret
+        "?password=query-pw-2&SSLPassword=query-pw-3&application_name=api",
+    )
+    monkeypatch.setenv(
+        "REDIS_URL",
+        "redis://cache:6379/0?password=query-pw-4;api_key=query-pw-5&Token=query-pw-6",
+    )
+    assert cli.main(["settings"]) == 0
+    out = capsys.readouterr().out
+    for n in range(1, 7):
+        assert f"pw-{n}" not in out, n
+    dump = json.loads(out)
+    assert dump["database_url"] == (
+        "postgresql+asyncpg://app:***@db:5432/app?password=***&SSLPassword=***&application_name=api"
+    )
+    assert dump["redis_url"] == "redis://cache:6379/0?password=***;api_key=***&Token=***"
+
+
+def test_settings_print_the_effective_docs_switch(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SECURITY H3: ``settings`` shows whether the docs are served, as resolved from
+    ``APP_ENV`` when ``DOCS_ENABLED`` is unset (never an unresolved ``null``)."""
+    strong = "cli-Pz8kQv2Lx9WmR4tYc7NbJ6dFs1GaE5uHo"  # pragma: allowlist secret
+    monkeypatch.setenv("JWT_SECRET_KEY", strong)
+    monkeypatch.setenv("APP_ENV", "prod")
+    assert cli.main(["settings"]) == 0
+    assert json.loads(capsys.readouterr().out)["docs_enabled"] is False
+    monkeypatch.setenv("DOCS_ENABLED", "true")
+    get_settings.cache_clear()
+    assert cli.main(["settings"]) == 0
+    assert json.loads(capsys.readouterr().out)["docs_enabled"] is True
 
 
 def test_create_superuser_reads_password_from_stdin(

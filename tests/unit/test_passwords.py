@@ -146,6 +146,68 @@ async def test_hashing_runs_in_worker_threads_with_bounded_concurrency() -> None
     assert loop_thread not in threads
 
 
+async def test_p11_the_hashing_backlog_is_bounded_and_refuses_at_once() -> None:
+    """SECURITY P11: at most ``max_queue`` hashes run or wait; one more raises
+    ``HashingBusy`` (503 + ``Retry-After``) without waiting, while the admitted ones are
+    still held; once they finish the backlog is free again."""
+    gate = threading.Event()
+
+    class HeldContext(CryptContext):
+        def hash(self, secret: str | bytes, **kwargs: object) -> str:  # type: ignore[override]
+            assert gate.wait(timeout=10), "gate never opened"
+            return "$argon2id$fake"
+
+    hasher = PasswordHasher(HeldContext(schemes=["argon2"]), max_concurrency=1, max_queue=3)
+    outcomes: list[object] = []
+
+    async def one() -> None:
+        try:
+            outcomes.append(await hasher.hash(GOOD))
+        except passwords.HashingBusy as busy:
+            outcomes.append(busy)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(one)
+        for _ in range(2000):  # bounded: until the two refusals are in
+            if len(outcomes) == 2:
+                break
+            await anyio.sleep(0.005)
+        assert hasher.pending == 3
+        assert not gate.is_set()  # refused while the admitted hashes were held
+        assert all(isinstance(o, passwords.HashingBusy) for o in outcomes)
+        busy = outcomes[0]
+        assert isinstance(busy, passwords.HashingBusy)
+        assert (busy.status_code, busy.headers["Retry-After"]) == (503, "1")
+        gate.set()
+    assert outcomes.count("$argon2id$fake") == 3
+    assert hasher.pending == 0
+    assert await hasher.hash(GOOD) == "$argon2id$fake"
+
+
+async def test_a_cancelled_waiting_hash_leaves_the_backlog() -> None:
+    """A request that goes away while its hash waits for a thread frees its place."""
+    gate = threading.Event()
+
+    class HeldContext(CryptContext):
+        def hash(self, secret: str | bytes, **kwargs: object) -> str:  # type: ignore[override]
+            assert gate.wait(timeout=10), "gate never opened"
+            return "$argon2id$fake"
+
+    hasher = PasswordHasher(HeldContext(schemes=["argon2"]), max_concurrency=1, max_queue=2)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hasher.hash, GOOD)
+        for _ in range(2000):  # bounded: until the first hash holds the only thread
+            if hasher.pending:
+                break
+            await anyio.sleep(0.005)
+        with anyio.move_on_after(0.2):
+            await hasher.hash(GOOD)  # waits behind the held one, then is cancelled
+        assert hasher.pending == 1
+        gate.set()
+    assert hasher.pending == 0
+
+
 # --- Policy (the sign-up schema) ---------------------------------------------------
 
 

@@ -48,14 +48,19 @@ async def get_settings_dep(request: Request) -> Settings:
 async def get_password_hasher(request: Request) -> PasswordHasher:
     """The application's :class:`PasswordHasher`, created on first use.
 
-    One per application, so ``PASSWORD_HASH_MAX_CONCURRENCY`` bounds the whole
-    process (P11). Creation has no ``await``, so two first requests cannot race.
+    One per application, so ``PASSWORD_HASH_MAX_CONCURRENCY`` and
+    ``PASSWORD_HASH_MAX_QUEUE`` bound the whole process (P11). Creation has no ``await``,
+    so two first requests cannot race.
     """
     state = request.app.state
     hasher: PasswordHasher | None = getattr(state, "password_hasher", None)
     if hasher is None:
         settings: Settings = state.settings
-        hasher = PasswordHasher(default_context(), settings.password_hash_max_concurrency)
+        hasher = PasswordHasher(
+            default_context(),
+            settings.password_hash_max_concurrency,
+            max_queue=settings.password_hash_max_queue,
+        )
         state.password_hasher = hasher
     return hasher
 

@@ -6,6 +6,9 @@
 * Hashing and verifying run in a worker thread, at most
   ``PASSWORD_HASH_MAX_CONCURRENCY`` at once, so the event loop never stalls and
   memory stays bounded (threads x m). SECURITY P4, P11.
+* The backlog is bounded too: at most ``PASSWORD_HASH_MAX_QUEUE`` hashes running or
+  waiting. One more raises :class:`HashingBusy` (a 503 envelope with ``Retry-After``) at
+  once, so a flood of sign-ups can delay a login by at most a queue's worth of hashes.
 * Anything a hash or a password can make the backend raise (bcrypt 5 refuses
   more than 72 bytes, passlib refuses over-long secrets and unknown hash formats)
   is a failed verification, never an exception (P3).
@@ -23,7 +26,24 @@ import anyio
 import anyio.to_thread
 from passlib.context import CryptContext
 
+from app.core.errors import ServiceUnavailable
+
 logger = logging.getLogger("app.auth")
+
+#: ``Retry-After`` of a refused hash: a full queue drains in well under a second here.
+BUSY_RETRY_AFTER_SECONDS = 1
+BUSY_MESSAGE = "The server is busy. Try again shortly."
+
+
+class HashingBusy(ServiceUnavailable):
+    """The password-hashing backlog is full: 503 with ``Retry-After`` (never queued)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            BUSY_MESSAGE,
+            details={"retry_after": BUSY_RETRY_AFTER_SECONDS},
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+        )
 
 
 @dataclass(frozen=True)
@@ -75,15 +95,34 @@ class VerifyResult:
 
 
 class PasswordHasher:
-    """Hash and verify off the event loop, with bounded concurrency."""
+    """Hash and verify off the event loop, with bounded concurrency and a bounded backlog.
 
-    def __init__(self, context: CryptContext, max_concurrency: int) -> None:
+    ``max_queue`` counts hashes running and waiting for a thread (``None``: unbounded,
+    for one-off tools such as the CLI); over it :class:`HashingBusy` is raised at once.
+    """
+
+    def __init__(
+        self, context: CryptContext, max_concurrency: int, max_queue: int | None = None
+    ) -> None:
         self.context = context
         self.limiter = anyio.CapacityLimiter(max_concurrency)
+        self.max_queue = max_queue
+        #: Hashes running or waiting right now (one event loop: no lock needed).
+        self.pending = 0
         self._dummy_hash: str | None = None
 
     async def _run(self, func: Any, *args: Any) -> Any:
-        return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
+        if self.max_queue is not None and self.pending >= self.max_queue:
+            logger.warning(
+                "password hashing busy; refused",
+                extra={"event": "auth.hash", "outcome": "busy", "pending": self.pending},
+            )
+            raise HashingBusy
+        self.pending += 1
+        try:
+            return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
+        finally:
+            self.pending -= 1
 
     async def hash(self, password: str) -> str:
         """A new argon2id hash of ``password``."""
@@ -100,7 +139,8 @@ class PasswordHasher:
         return VerifyResult(ok=bool(ok), new_hash=new_hash if ok else None)
 
     async def verify(self, password: str, hashed: str) -> VerifyResult:
-        """Check ``password`` against ``hashed``; never raises for bad input."""
+        """Check ``password`` against ``hashed``; never raises for bad input (only
+        :class:`HashingBusy` when the backlog is full)."""
         result: VerifyResult = await self._run(self._verify_sync, password, hashed)
         return result
 

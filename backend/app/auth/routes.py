@@ -30,8 +30,8 @@ async def get_auth_service(
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
-#: 429: brute-force protection (ADR-0028, SECURITY P10).
-LOGIN_ERRORS = error_responses(401, 422, 429)
+#: 429: brute-force protection (ADR-0028, SECURITY P10); 503: hashing backlog full (P11).
+LOGIN_ERRORS = error_responses(401, 422, 429, 503, retry_after=(429, 503))
 
 
 async def _login(
@@ -64,7 +64,7 @@ async def login(
     operation_id="auth_change_password",
     summary="Change the password",
     status_code=204,
-    responses=error_responses(401, 403, 409, 422, 429),
+    responses=error_responses(401, 403, 409, 422, 429, 503, retry_after=(429, 503)),
 )
 async def change_password(
     body: PasswordChange,

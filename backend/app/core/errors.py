@@ -235,9 +235,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries declaring the envelope for ``statuses``."""
+#: The OpenAPI header object for ``Retry-After`` (seconds), on 429 and busy 503 answers.
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "integer"},
+}
+
+
+def error_responses(
+    *statuses: int, retry_after: Sequence[int] = ()
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries declaring the envelope for ``statuses``; those in
+    ``retry_after`` also declare the ``Retry-After`` header."""
     return {
-        status: {"model": ErrorEnvelope, "description": DEFAULT_MESSAGES[status]}
+        status: {
+            "model": ErrorEnvelope,
+            "description": DEFAULT_MESSAGES[status],
+            **({"headers": {"Retry-After": RETRY_AFTER_HEADER}} if status in retry_after else {}),
+        }
         for status in statuses
     }

@@ -4,8 +4,9 @@ No ``BaseHTTPMiddleware`` anywhere: it costs ~4x throughput (NOTES.md).
 
 :class:`RequestGuardMiddleware` is the outermost layer. It assigns the request
 id (SPEC §3.1 #2), stamps ``X-Request-ID`` on every response, writes exactly one
-summary log line per request, and turns any exception that escapes the inner
-layers into the JSON envelope, so even a failing middleware never produces a
+summary log line per request, drops the body of every ``HEAD`` response (the
+health probes answer ``HEAD``, ADR-0001), and turns any exception that escapes the
+inner layers into the JSON envelope, so even a failing middleware never produces a
 plain-text 500.
 """
 
@@ -68,9 +69,14 @@ class RequestGuardMiddleware:
         status = 500
         started = False
         start = perf_counter()
+        #: RFC 9110 §9.3.2: the GET's status and headers, never a body, whichever server
+        #: runs the app (uvicorn drops it too; an in-process client would not).
+        head = scope["method"] == "HEAD"
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started
+            if head and message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}  # a HEAD response has no content
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]

@@ -39,6 +39,12 @@ LEGACY_HEALTH_PATH = "/health"
 HEALTH_PREFIX = f"{API_V1_PREFIX}/health"
 
 
+def is_probe_path(path: str) -> bool:
+    """``/health`` or ``/api/v1/health/...``: the probes, the only paths outside the rate
+    limit (ADR-0024) and never traced (ADR-0026). ``/api/v1/healthz`` is not one."""
+    return path in (LEGACY_HEALTH_PATH, HEALTH_PREFIX) or path.startswith(f"{HEALTH_PREFIX}/")
+
+
 # --- Errors every operation can return, whatever its author declared (ADR-0021) --------------
 #: Returned by layers outside any route: the body limit (413) and the outermost guard (500).
 ALWAYS_POSSIBLE: tuple[int, ...] = (413, 500)

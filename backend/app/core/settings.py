@@ -8,30 +8,45 @@ settings; a drift test keeps them equal.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
+import math
 import os
 import re
+from collections import Counter
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 #: The development-only default secret. Refused when ``APP_ENV=prod``.
 DEFAULT_JWT_SECRET = "insecure-local-development-secret-change-me"  # noqa: S105  # nosec B105  # pragma: allowlist secret
-_PLACEHOLDER_SECRETS = {
-    "changeme",
-    "change-me",
-    "secret",
-    "password",
-    "jwt-secret",
-    DEFAULT_JWT_SECRET,
-}
 MIN_SECRET_BYTES = 32
+#: Least estimated entropy of a production secret: length x Shannon entropy of its
+#: characters. ``secrets.token_hex(16)`` (128 random bits) never scored under 90 in
+#: 100,000 draws; ``"changeme" * 4`` scores 88 but is refused as a repetition.
+MIN_SECRET_ENTROPY_BITS = 80
+#: At least this share of a secret's 3-character substrings must be distinct: a short
+#: unit repeated (``"changeme" * 4``: 0.27) fails; random tokens score 0.87 or more.
+MIN_DISTINCT_TRIGRAM_SHARE = 0.5
+#: At most this share of neighbouring characters may share one step (``abcd...``: 0.97,
+#: ``aaaa...``: 1.0); random tokens stay under 0.36.
+MAX_REPEATED_STEP_SHARE = 0.5
+KEY_GENERATION_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 REDACTED = "**********"
+#: What replaces a credential inside a URL (SQLAlchemy's own choice for passwords).
+URL_REDACTED = "***"
+#: Query parameter names that carry credentials in connection URLs.
+_CREDENTIAL_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
 #: A CORS origin: scheme, host and optional port; no path, no trailing slash.
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+#: A ``TRUSTED_HOSTS`` entry: ``*``, a DNS name or IPv4 address (optionally ``*.`` in front),
+#: or a bracketed IPv6 address. No scheme, port or path: the ``Host`` header's port is
+#: ignored when matching, so such an entry could never match and would refuse everything.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_HOST_PATTERN = re.compile(rf"\*|(?:\*\.)?{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\]")
 
 
 class Settings(BaseSettings):
@@ -79,6 +94,10 @@ class Settings(BaseSettings):
     #: Password hashes computed at once (each argon2id hash holds ~19 MiB; ADR-0017).
     #: At most cores - 1, so a login burst leaves a core to the event loop (ADR-0030).
     password_hash_max_concurrency: int = Field(default=1, ge=1, le=64)
+    #: Hashes allowed in the process at once, running plus waiting (P11). One more is
+    #: refused at once with a 503 + ``Retry-After``: a flood of sign-ups cannot queue a
+    #: legitimate login behind seconds of hashing (ADR-0017).
+    password_hash_max_queue: int = Field(default=8, ge=1, le=10_000)
 
     # --- Hardening: Redis breaker, rate limits, cache, telemetry (ADR-0024..0028) ---
     #: Consecutive Redis failures that open the circuit breaker (RL5).
@@ -94,6 +113,11 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    #: Sign-ups per client IP and window (ADR-0028, P10): on by default, like the login
+    #: throttle; bounds hashing work and sign-up enumeration (P9) from one address.
+    signup_throttle_enabled: bool = True
+    signup_max_per_ip: int = Field(default=10, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
     cache_enabled: bool = False
     cache_default_ttl_seconds: int = Field(default=60, ge=1)
     telemetry_mode: Literal["noop", "log"] = "noop"
@@ -111,8 +135,9 @@ class Settings(BaseSettings):
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: ``Strict-Transport-Security`` max-age; 0 sends no HSTS header.
     hsts_max_age_seconds: int = Field(default=0, ge=0)
-    #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (switch off in production, H3).
-    docs_enabled: bool = True
+    #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (H3). Unset: off when
+    #: ``APP_ENV=prod``, on elsewhere (resolved at validation; explicit values win).
+    docs_enabled: bool | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -127,7 +152,7 @@ class Settings(BaseSettings):
                 return driver + value[len(prefix) :]
         return value
 
-    @field_validator("redis_url", "jwt_issuer", "jwt_audience", mode="before")
+    @field_validator("redis_url", "jwt_issuer", "jwt_audience", "docs_enabled", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -139,16 +164,32 @@ class Settings(BaseSettings):
         return DEFAULT_JWT_SECRET if value in ("", None) else value
 
     @model_validator(mode="after")
+    def _queue_holds_the_running_hashes(self) -> Settings:
+        if self.password_hash_max_queue < self.password_hash_max_concurrency:
+            raise ValueError(
+                "PASSWORD_HASH_MAX_QUEUE counts running and waiting hashes: it must be at "
+                "least PASSWORD_HASH_MAX_CONCURRENCY"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _docs_follow_the_environment(self) -> Settings:
+        """Unset ``DOCS_ENABLED``: no interactive docs or schema in production (H3)."""
+        if self.docs_enabled is None:
+            self.docs_enabled = self.app_env != "prod"
+        return self
+
+    @model_validator(mode="after")
     def _strong_secret_outside_local(self) -> Settings:
         """Refuse to start outside local/test with a weak or default JWT secret (T8)."""
         if self.app_env in ("local", "test"):
             return self
-        secret = self.jwt_secret_key.get_secret_value()
-        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES:
+        weakness = secret_weakness(self.jwt_secret_key.get_secret_value())
+        if weakness is not None:
             raise ValueError(
-                f"JWT_SECRET_KEY must be a random value of at least {MIN_SECRET_BYTES} bytes "
-                f"when APP_ENV={self.app_env} (generate one with: "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                f"JWT_SECRET_KEY is too weak for APP_ENV={self.app_env}: {weakness}. It must be "
+                f"a random value of at least {MIN_SECRET_BYTES} bytes; generate one with: "
+                f"{KEY_GENERATION_HINT}"
             )
         return self
 
@@ -168,6 +209,19 @@ class Settings(BaseSettings):
     def _proxy_networks(cls, value: list[str]) -> list[str]:
         for item in value:
             ipaddress.ip_network(item, strict=False)  # ValueError -> a clear settings error
+        return value
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _host_patterns(cls, value: list[str]) -> list[str]:
+        """Refuse entries no ``Host`` header could match: a silent outage otherwise."""
+        for host in value:
+            if not _HOST_PATTERN.fullmatch(host):
+                raise ValueError(
+                    f"TRUSTED_HOSTS entry {host!r} can never match a Host header: use a "
+                    "name or address without scheme, port or path (api.example.com, "
+                    "10.0.0.7, [::1]), a leading wildcard (*.example.com), or * for any host"
+                )
         return value
 
     @field_validator("cors_origins")
@@ -195,25 +249,74 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def model_dump_safe(self) -> dict[str, Any]:
-        """All settings with secrets and URL passwords redacted: safe to print or log."""
+        """All settings with secrets and URL credentials redacted: safe to print or log.
+
+        ``SecretStr`` values are hidden whole; every string setting that is a URL (a
+        ``*_url`` name or a ``scheme://`` value) goes through :func:`redact_url`."""
         data = self.model_dump()
         for name, value in data.items():
             if isinstance(value, SecretStr):
                 data[name] = REDACTED
-            elif name.endswith("_url") and isinstance(value, str):
+            elif isinstance(value, str) and (name.endswith("_url") or "://" in value):
                 data[name] = redact_url(value)
         return data
 
 
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is unfit as a production signing key, or ``None`` if it looks random
+    (SECURITY T8). A rule, not a list of bad values: too short, derived from the development
+    default, too little entropy, a repeated unit, or a run of equal steps (``abcd...``).
+    The reason never contains the secret itself."""
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"shorter than {MIN_SECRET_BYTES} bytes"
+    if DEFAULT_JWT_SECRET in secret.strip().lower():
+        return "it contains the development default"
+    counts = Counter(secret)
+    entropy = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    if entropy < MIN_SECRET_ENTROPY_BITS:
+        return f"too little entropy (about {entropy:.0f} bits, at least {MIN_SECRET_ENTROPY_BITS})"
+    trigrams = [secret[i : i + 3] for i in range(len(secret) - 2)]
+    if len(set(trigrams)) < MIN_DISTINCT_TRIGRAM_SHARE * len(trigrams):
+        return "a short pattern repeated"
+    steps = Counter(ord(b) - ord(a) for a, b in itertools.pairwise(secret))
+    if steps.most_common(1)[0][1] > MAX_REPEATED_STEP_SHARE * (len(secret) - 1):
+        return "a run of characters in sequence"
+    return None
+
+
 def redact_url(url: str) -> str:
-    """Hide the password of a connection URL."""
+    """A connection URL with every credential hidden (ADR-0014): the userinfo password and
+    the value of each query parameter whose name suggests a credential (``password``,
+    ``sslpassword``, ``passwd``, ``pwd``, ``secret``, ``token``, ``key``, ``auth``...; any
+    case, percent-encoded names too), and any fragment. A URL too malformed to tell where
+    its parts are (an unencoded ``/``, ``?`` or ``#`` in a password) is hidden whole."""
     try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - an unparsable URL is hidden, never leaked
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when the "port" is part of a password
+    except ValueError:
         return REDACTED
-    if parsed.password is None:
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:{URL_REDACTED}@{hostport}"
+    query = "".join(_redact_parameter(piece) for piece in re.split(r"([&;])", parts.query))
+    if (netloc, query, parts.fragment) == (parts.netloc, parts.query, ""):
         return url
-    return parsed.render_as_string(hide_password=True)
+    # Rebuilt by hand: urlunsplit drops the empty authority of "sqlite:///path".
+    scheme = f"{parts.scheme}:" if parts.scheme else ""
+    authority = f"//{netloc}" if url[len(scheme) :].startswith("//") else netloc
+    return (
+        f"{scheme}{authority}{parts.path}"
+        + (f"?{query}" if parts.query else "")
+        + (f"#{URL_REDACTED}" if parts.fragment else "")
+    )
+
+
+def _redact_parameter(piece: str) -> str:
+    name, eq, _ = piece.partition("=")
+    if eq and _CREDENTIAL_PARAMETER.search(unquote_plus(name)):
+        return f"{name}={URL_REDACTED}"
+    return piece
 
 
 @lru_cache(maxsize=1)

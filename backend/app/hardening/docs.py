@@ -3,8 +3,8 @@
 The asset files (``swagger-ui-bundle.js``, ``swagger-ui.css``, ``redoc.standalone.js``,
 ``favicon.png``) ship inside the ``fastapi-offline`` wheel; we only serve them from its
 package folder at ``/docs/assets``, so ``/docs`` works with no internet and no CDN.
-With ``DOCS_ENABLED=false`` none of ``/docs``, ``/redoc``, ``/openapi.json`` exists: they
-answer the 404 envelope like any unknown path.
+With ``DOCS_ENABLED=false`` (the default when ``APP_ENV=prod``) none of ``/docs``,
+``/redoc``, ``/openapi.json`` exists: they answer the 404 envelope like any unknown path.
 """
 
 from __future__ import annotations

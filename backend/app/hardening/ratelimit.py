@@ -1,7 +1,9 @@
 """The general rate limit: a pure-ASGI layer over :class:`~app.hardening.limiter.Limiter`
 (SPEC §3.3, ADR-0024, SECURITY RL1-RL7, R6).
 
-* Scope: paths under ``/api/v1/`` except ``/api/v1/health``.
+* Scope: every path except the health probes (``/health``, ``/api/v1/health/...``): the
+  ``/api/v1`` surface, the legacy ``/auth/*`` aliases, the docs pages and schema,
+  ``/metrics`` and unknown paths alike, so no alias escapes the limit.
 * Key: ``user:<id>`` when the bearer token verifies (signature and claims, no database
   lookup), else ``ip:<client address>`` (:func:`client_ip`: ``X-Forwarded-For`` only
   from ``TRUSTED_PROXIES``).
@@ -22,13 +24,10 @@ from collections.abc import Callable, Iterable, Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
-from app.core.openapi import API_V1_PREFIX, HEALTH_PREFIX
+from app.core.openapi import is_probe_path
 from app.hardening.limiter import Decision, Limiter, window
 
 logger = logging.getLogger("app.hardening.ratelimit")
-
-API_PREFIX = f"{API_V1_PREFIX}/"
-EXEMPT_PREFIXES = (HEALTH_PREFIX,)
 
 #: Token -> subject id, or ``None`` if the token does not verify (injected by main.py).
 SubjectResolver = Callable[[str], str | None]
@@ -71,7 +70,9 @@ def client_ip(scope: Scope, trusted: Sequence[Network]) -> str:
 
 
 def in_scope(path: str) -> bool:
-    return path.startswith(API_PREFIX) and not path.startswith(EXEMPT_PREFIXES)
+    """Whether the general limit applies to ``path``: everything but the probes, which an
+    orchestrator must always reach (a throttled probe restarts healthy pods)."""
+    return not is_probe_path(path)
 
 
 def bearer_token(scope: Scope) -> str | None:

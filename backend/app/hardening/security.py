@@ -7,16 +7,21 @@
 * :class:`EnvelopeCORSMiddleware` is Starlette's ``CORSMiddleware`` (exact origins
   only) whose refused preflight is the JSON error envelope instead of plain text.
 * :class:`TrustedHostMiddleware` refuses a ``Host`` outside ``TRUSTED_HOSTS`` with a
-  400 envelope (Starlette's version answers plain text).
+  400 envelope (Starlette's version answers plain text); ``*`` accepts any host.
+* :class:`RelativeSlashRedirect` replaces Starlette's trailing-slash redirect, whose
+  absolute ``Location`` repeats the request's ``Host`` header: ours is the path and
+  query only, so no response ever reflects a ``Host`` (:func:`install_slash_redirects`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.errors import error_response
@@ -84,14 +89,18 @@ def cors_options(settings: Settings) -> dict[str, object]:
 
 
 class TrustedHostMiddleware:
-    """Pure ASGI: only ``Host`` values in ``allowed_hosts`` (``*.example.com`` wildcards)."""
+    """Pure ASGI: only ``Host`` values in ``allowed_hosts`` (``*.example.com`` wildcards;
+    ``*`` alone accepts any host, as in Starlette). Entries are validated by ``Settings``."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
         self.app = app
-        self.exact = {h.lower() for h in allowed_hosts if not h.startswith("*.")}
+        self.any_host = "*" in allowed_hosts
+        self.exact = {h.lower() for h in allowed_hosts if not h.startswith("*")}
         self.suffixes = tuple(h[1:].lower() for h in allowed_hosts if h.startswith("*."))
 
     def allowed(self, host: str) -> bool:
+        if self.any_host:
+            return True
         host = host.lower()
         # Drop the port: "[v6]:port" keeps its brackets, "name:port" loses ":port".
         host = host.split("]", 1)[0] + "]" if host.startswith("[") else host.split(":", 1)[0]
@@ -106,3 +115,48 @@ class TrustedHostMiddleware:
             await self.app(scope, receive, send)
             return
         await error_response(400, "Invalid host header.")(scope, receive, send)
+
+
+class RelativeSlashRedirect:
+    """The router's fallback for a path no route matches (``Router.default``).
+
+    Like Starlette's ``redirect_slashes``: when the same path with its trailing slash
+    removed (or added) matches a route, answer 307 to it; otherwise the 404 envelope.
+    Unlike Starlette's, the ``Location`` is relative (path and query, RFC 9110 allows
+    it), so it never carries the request's ``Host`` header, whether or not
+    ``TRUSTED_HOSTS`` is set (ADR-0027). A target that would start with ``//`` or
+    ``/\\`` (a network-path reference, i.e. another host) is never produced.
+    """
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def location(self, scope: Scope) -> str | None:
+        """The relative URL to redirect ``scope`` to, or ``None``."""
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        # The path below the mount point (``root_path``), as the routes see it.
+        route_path = path[len(root) :] if root and path.startswith(root + "/") else path
+        if route_path == "/":
+            return None
+        target = path.rstrip("/") if route_path.endswith("/") else path + "/"
+        if not target.startswith("/") or target.startswith(("//", "/\\")):
+            return None
+        candidate = {**scope, "path": target}
+        if all(route.matches(candidate)[0] is Match.NONE for route in self.router.routes):
+            return None
+        query = scope.get("query_string", b"").decode("latin-1")
+        return f"{target}?{query}" if query else target
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        location = self.location(scope) if scope["type"] == "http" else None
+        if location is None:
+            await self.router.not_found(scope, receive, send)
+            return
+        await RedirectResponse(location, status_code=307)(scope, receive, send)
+
+
+def install_slash_redirects(app: FastAPI) -> None:
+    """Swap Starlette's absolute trailing-slash redirect for :class:`RelativeSlashRedirect`."""
+    app.router.redirect_slashes = False
+    app.router.default = RelativeSlashRedirect(app.router)

@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Histogram as PromHistogram
 
-from app.core.openapi import HEALTH_PREFIX, LEGACY_HEALTH_PATH
+from app.core.openapi import is_probe_path
 from app.core.settings import Settings
 
 logger = logging.getLogger("app.telemetry")
@@ -154,8 +154,7 @@ def observer_for(telemetry: Telemetry) -> Observer | None:
 
 def is_health_probe(scope: MutableMapping[str, Any]) -> bool:
     """``/health`` and ``/api/v1/health/*``: polled every few seconds, never traced."""
-    path: str = scope.get("path", "")
-    return path == LEGACY_HEALTH_PATH or path.startswith(f"{HEALTH_PREFIX}/")
+    return is_probe_path(scope.get("path", ""))
 
 
 def native_telemetry_config(settings: Settings) -> TelemetryConfig:

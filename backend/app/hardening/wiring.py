@@ -31,6 +31,7 @@ from app.hardening.limiter import Limiter
 from app.hardening.login_throttle import LoginThrottle
 from app.hardening.ratelimit import RateLimitMiddleware, SubjectResolver, in_scope
 from app.hardening.security import EnvelopeCORSMiddleware, TrustedHostMiddleware, cors_options
+from app.hardening.signup_throttle import SignupThrottle
 from app.hardening.telemetry import PrometheusTelemetry, Telemetry, build_telemetry
 
 METRICS_URL = "/metrics"
@@ -46,6 +47,7 @@ class Hardening:
     rate_limiter: Limiter
     login_throttle: LoginThrottle
     user_cache: JsonCache
+    signup_throttle: SignupThrottle
 
 
 def build_hardening(settings: Settings) -> Hardening:
@@ -71,6 +73,9 @@ def build_hardening(settings: Settings) -> Hardening:
             enabled=settings.cache_enabled,
             ttl_seconds=settings.cache_default_ttl_seconds,
         ),
+        signup_throttle=SignupThrottle(
+            Limiter(guard, key_prefix="signuplimit", fallback_to_memory=True), settings
+        ),
     )
 
 
@@ -85,6 +90,7 @@ def install_hardening(
     app.state.hardening = hardening
     app.state.login_throttle = hardening.login_throttle
     app.state.user_cache = hardening.user_cache
+    app.state.signup_throttle = hardening.signup_throttle
     if settings.docs_enabled:
         install_docs(app)
     if hardening.prometheus is not None:

@@ -1,4 +1,11 @@
-"""Health endpoints: legacy ``/health`` and ``/api/v1/health/{live,ready}`` (ADR-0001)."""
+"""Health endpoints: legacy ``/health`` and ``/api/v1/health/{live,ready}`` (ADR-0001).
+
+Every probe answers ``HEAD`` as well as ``GET`` (uptime monitors and load balancers
+probe with ``HEAD``): the same endpoint, so the same status and headers, with the body
+dropped by the outermost guard. The ``HEAD`` routes stay out of the OpenAPI schema:
+``HEAD`` is implicit in HTTP for any ``GET`` (RFC 9110), a second operation per probe
+would only duplicate it, and schemathesis treats ``HEAD`` as implicit too.
+"""
 
 from __future__ import annotations
 
@@ -46,3 +53,9 @@ async def ready(request: Request, response: Response) -> Readiness:
     if result.status == "error":
         response.status_code = 503
     return result
+
+
+# HEAD on every probe: the GET endpoint itself, outside the schema (see the module docstring).
+legacy_router.add_api_route(LEGACY_HEALTH_PATH, health, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/live", live, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False)

@@ -14,6 +14,7 @@ from app.core.errors import error_responses
 from app.core.openapi import API_V1_PREFIX
 from app.db.session import SessionDep
 from app.hardening.cache import UserCacheDep
+from app.hardening.signup_throttle import SignupAttemptDep
 from app.users.models import User
 from app.users.schemas import UserCreate, UserPage, UserPublic
 from app.users.service import MAX_PAGE_SIZE, UserService
@@ -69,11 +70,16 @@ UserServiceDep = Annotated[UserService, Depends(get_user_service)]
     status_code=201,
     operation_id="users_create",
     summary="Sign up",
-    responses={**_CREATED, **error_responses(409, 422)},
+    responses={**_CREATED, **error_responses(409, 422, 429, 503, retry_after=(429, 503))},
 )
-async def create_user(body: UserCreate, service: UserServiceDep) -> UserPublic:
+async def create_user(
+    body: UserCreate, service: UserServiceDep, signup: SignupAttemptDep
+) -> UserPublic:
     """Create an account. The email is unique case-insensitively (409 otherwise);
-    ``is_superuser``/``is_active`` and any other field are rejected (422)."""
+    ``is_superuser``/``is_active`` and any other field are rejected (422). Sign-ups are
+    throttled per client IP (429 with ``Retry-After``); when the server's password-hashing
+    backlog is full the answer is 503 with ``Retry-After`` at once."""
+    await signup.hit()  # before any lookup or hashing (ADR-0028)
     user = await service.sign_up(body.email, body.password)
     return UserPublic.model_validate(user)
 

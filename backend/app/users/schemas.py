@@ -9,19 +9,37 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from app.auth.password_policy import MAX_LENGTH, MIN_LENGTH, check_new_password
 from app.db.repository import MAX_PAGE_SIZE
-from app.users.models import EMAIL_MAX_LENGTH, normalize_email
+from app.users.models import EMAIL_MAX_LENGTH, mixes_scripts, normalize_email
 
 
 def _check_password(value: str) -> str:
     return check_new_password(value)
+
+
+def _compatibility_decomposed(value: object) -> object:
+    """NFKC before the address is validated, so the validator judges the form we store
+    (a fullwidth at sign, U+FF20, becomes ``@``; a no-break space becomes a space, which
+    the validator then refuses)."""
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
+def _one_script_local_part(email: str) -> str:
+    """Refuse a local part that mixes scripts (ADR-0031): a look-alike, not an identity."""
+    if mixes_scripts(email.rpartition("@")[0]):
+        raise ValueError(
+            "the part before @ mixes scripts (e.g. Latin and Cyrillic look-alike letters); "
+            "write it in one script"
+        )
+    return email
 
 
 Email = Annotated[
@@ -31,11 +49,15 @@ Email = Annotated[
         examples=["ada@example.com"],
         # Told in the schema: `format: email` cannot say it (tests/contract/hooks.py).
         description=(
-            "Unique, case-insensitively. Addresses under special-use domains "
-            "(.test, .local, .localhost, .invalid, .onion, .arpa) are refused."
+            "Unique, case-insensitively and after Unicode NFKC normalisation (a fullwidth "
+            "spelling is the same address). A part before @ that mixes scripts (Latin with "
+            "Cyrillic or Greek look-alikes) is refused. Addresses under special-use "
+            "domains (.test, .local, .localhost, .invalid, .onion, .arpa) are refused."
         ),
     ),
+    BeforeValidator(_compatibility_decomposed),
     AfterValidator(normalize_email),
+    AfterValidator(_one_script_local_part),
 ]
 #: A plain ``str`` (for clear length messages) that is hidden from ``repr`` and is
 #: marked ``format: password`` / write-only in the schema; 422 bodies never echo it.

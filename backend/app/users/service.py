@@ -90,12 +90,15 @@ class UserService:
     async def sign_up(self, email: str, password: str, *, is_superuser: bool = False) -> User:
         """Create an account. A taken email (any case) is a :class:`Conflict` (409).
 
-        The unique index decides, not the pre-check: of N concurrent sign-ups with one
-        address exactly one inserts and the rest get ``IntegrityError`` -> 409 (A8).
+        The password is hashed *before* any database work, so a sign-up never holds a
+        pooled connection while it waits for the hasher, and one refused by a full
+        hashing backlog (503, P11) costs no query. The unique index decides, not the
+        pre-check: of N concurrent sign-ups with one address exactly one inserts and the
+        rest get ``IntegrityError`` -> 409 (A8).
         """
+        hashed = await self.hasher.hash(password)
         if await self.repo.get_by_email(email) is not None:
             raise Conflict(EMAIL_TAKEN)
-        hashed = await self.hasher.hash(password)
         try:
             user = await self.repo.create(
                 email=email, hashed_password=hashed, is_superuser=is_superuser
