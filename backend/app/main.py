@@ -25,9 +25,10 @@ from app.core.settings import Settings, get_settings
 from app.db.engine import Database
 from app.db.errors import install_db_error_handlers
 from app.db.session import get_session
+from app.hardening.ratelimit import in_scope
 from app.hardening.security import install_slash_redirects, security_headers
 from app.hardening.telemetry import native_telemetry_config, observer_for
-from app.hardening.wiring import build_hardening, declare_rate_limit_responses, install_hardening
+from app.hardening.wiring import build_hardening, install_hardening
 
 
 def create_app(settings: Settings | None = None, *, redis: Redis | None = None) -> FastAPI:
@@ -76,8 +77,9 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
     install_db_error_handlers(app)
     include_routers(app)
     # The schema declares every status an operation can return (ADR-0021).
-    declare_implicit_errors(app, uses_database=lambda route: route_calls(route, get_session))
-    declare_rate_limit_responses(app)
+    declare_implicit_errors(
+        app, uses_database=lambda route: route_calls(route, get_session), rate_limited=in_scope
+    )
 
     def subject_of(token: str) -> str | None:
         """The verified token's user id: the rate-limit key (ADR-0024)."""

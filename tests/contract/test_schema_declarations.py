@@ -1,7 +1,7 @@
 """App-wide schema truths, checked directly (ADR-0021, ADR-0005; SECURITY R5, E1).
 
-``declare_implicit_errors`` gives every operation the envelope for the statuses no
-route author controls, derived from the route's shape; a 405 names every method of
+``declare_implicit_errors``, the one customisation of the schema, gives every operation
+the envelope for the statuses no route author controls, derived from the route's shape; a 405 names every method of
 the path in ``Allow``. The fuzzing proves the same end to end; these tests say
 precisely which rule broke.
 """
@@ -28,6 +28,16 @@ def _operations(schema: dict) -> list[tuple[str, str, dict]]:
 def _declares_envelope(op: dict, status: str) -> bool:
     response = op["responses"].get(status, {})
     return response.get("content", {}).get("application/json", {}).get("schema") == ENVELOPE
+
+
+def test_the_schema_is_customised_in_one_step(app: FastAPI) -> None:
+    """One customisation wraps FastAPI's own schema generator, nothing else: every
+    declaration the app adds is made (and can be read) in one place."""
+    import inspect
+
+    assert app.openapi.__qualname__ == "declare_implicit_errors.<locals>.openapi"
+    generate = inspect.getclosurevars(app.openapi).nonlocals["generate"]
+    assert generate.__func__ is FastAPI.openapi
 
 
 def test_every_operation_declares_the_app_wide_errors(app: FastAPI) -> None:

@@ -155,6 +155,22 @@ def test_uvicorn_access_log_is_disabled(json_lines) -> None:
     assert logging.getLogger("uvicorn.access").disabled is True
 
 
+def test_configuring_leaves_process_wide_logging_switches_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ADR-0030: the app's fast path is its own (the access line); it never flips the
+    switches every other library shares, so their records keep their file and line."""
+    switches = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+    before = {name: getattr(logging, name) for name in switches}
+    configure_logging(level="INFO", json_logs=False, service="svc", env="test")
+    assert {name: getattr(logging, name) for name in switches} == before
+    with caplog.at_level(logging.INFO, logger="some.library"):
+        logging.getLogger("some.library").info("hello")
+    record = next(r for r in caplog.records if r.name == "some.library")
+    assert record.filename == "test_logging.py"
+    assert record.lineno > 0
+
+
 async def test_requests_log_no_credentials(make_app, json_lines) -> None:
     app = make_app(log_json=True)
     handler = next(h for h in logging.getLogger().handlers if getattr(h, "_app_handler", False))

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from app.core.errors import DEFAULT_MESSAGES, ErrorEnvelope
+from app.core.errors import DEFAULT_MESSAGES, RETRY_AFTER_HEADER, ErrorEnvelope
 
 DESCRIPTION = """\
 A documentation-first, production-minded FastAPI backend.
@@ -73,13 +73,18 @@ def route_calls(route: RouteLike, call: Callable[..., Any]) -> bool:
 
 
 def implicit_error_statuses(
-    route: RouteLike, operation: Mapping[str, Any], *, uses_database: bool
+    route: RouteLike,
+    operation: Mapping[str, Any],
+    *,
+    uses_database: bool,
+    rate_limited: bool = False,
 ) -> list[int]:
     """Statuses the framework and app-wide layers can give ``route``, derived from its shape.
 
     * 400 + 422: it has a body (malformed JSON / form -> 400, invalid -> 422);
     * 422: it has query, path, header or cookie parameters;
     * 401: it declares a security requirement (the auth dependency rejects);
+    * 429: its path is in the general rate limit's scope (ADR-0024);
     * 503: it uses the database (outage -> ADR-0008's envelope);
     * 413 + 500: always (body-size limit, outermost error guard).
     """
@@ -95,6 +100,8 @@ def implicit_error_statuses(
         statuses.append(422)
     if operation.get("security"):
         statuses.append(401)
+    if rate_limited:
+        statuses.append(429)
     if uses_database:
         statuses.append(503)
     return sorted(set(statuses))
@@ -114,15 +121,21 @@ def _envelope_ref(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def declare_implicit_errors(
-    app: FastAPI, *, uses_database: Callable[[RouteLike], bool] = lambda _: False
+    app: FastAPI,
+    *,
+    uses_database: Callable[[RouteLike], bool] = lambda _: False,
+    rate_limited: Callable[[str], bool] = lambda _: False,
 ) -> None:
-    """Make ``app.openapi()`` declare the envelope for every status an operation can return.
+    """The one customisation of ``app.openapi()``: declare the envelope for every status an
+    operation can return, derived from each route (see :func:`implicit_error_statuses`).
 
     Route authors declare their domain errors (403, 404, 409, ...) with
     :func:`app.core.errors.error_responses`; this adds the ones no route author
-    controls (see :func:`implicit_error_statuses`). Entries a route already
-    declares are left untouched. Schemathesis' ``status_code_conformance`` fails on
-    any status that is returned but not declared (tests/contract/).
+    controls. ``rate_limited(path_template)`` says whether the general rate limit covers
+    a path; its 429 also declares ``Retry-After``. The schema does not depend on
+    whether the limit is switched on: one schema for every deployment. Entries a route
+    already declares are left untouched. Schemathesis' ``status_code_conformance`` fails
+    on any status that is returned but not declared (tests/contract/).
     """
     generate = app.openapi
 
@@ -132,23 +145,31 @@ def declare_implicit_errors(
         schema = generate()
         ref = _envelope_ref(schema)
         for route in api_routes(app):
-            if not route.include_in_schema:
+            path = route.path_format
+            if not route.include_in_schema or path is None:
                 continue
             for method in route.methods or ():
-                operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
                 if operation is None:
                     continue
                 responses = operation.setdefault("responses", {})
                 for status in implicit_error_statuses(
-                    route, operation, uses_database=uses_database(route)
+                    route,
+                    operation,
+                    uses_database=uses_database(route),
+                    rate_limited=rate_limited(path),
                 ):
-                    responses.setdefault(
+                    entry = responses.setdefault(
                         str(status),
                         {
                             "description": DEFAULT_MESSAGES[status],
                             "content": {"application/json": {"schema": dict(ref)}},
                         },
                     )
+                    if status == 429:
+                        entry.setdefault("headers", {}).setdefault(
+                            "Retry-After", RETRY_AFTER_HEADER
+                        )
                 operation["responses"] = dict(sorted(responses.items()))
         app.openapi_schema = schema
         return schema

@@ -15,21 +15,19 @@ guard, in this order (outermost first)::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.core.errors import DEFAULT_MESSAGES
 from app.core.settings import Settings
 from app.hardening.breaker import CircuitBreaker, RedisGuard
 from app.hardening.cache import JsonCache
 from app.hardening.docs import install_docs
 from app.hardening.limiter import Limiter
 from app.hardening.login_throttle import LoginThrottle
-from app.hardening.ratelimit import RateLimitMiddleware, SubjectResolver, in_scope
+from app.hardening.ratelimit import RateLimitMiddleware, SubjectResolver
 from app.hardening.security import EnvelopeCORSMiddleware, TrustedHostMiddleware, cors_options
 from app.hardening.signup_throttle import SignupThrottle
 from app.hardening.telemetry import PrometheusTelemetry, Telemetry, build_telemetry
@@ -114,41 +112,3 @@ def install_hardening(
         app.add_middleware(EnvelopeCORSMiddleware, **cors_options(settings))  # type: ignore[arg-type]
     if settings.trusted_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
-
-
-def declare_rate_limit_responses(app: FastAPI) -> None:
-    """Declare the 429 envelope (with ``Retry-After``) in OpenAPI where it can occur:
-    every rate-limit-scoped operation (when the limit is switched on) and login (always)."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = generate()
-        for path, operations in schema.get("paths", {}).items():
-            if not (in_scope(path) or path.endswith("/auth/login")):
-                continue
-            for operation in operations.values():
-                if not isinstance(operation, dict) or "responses" not in operation:
-                    continue
-                responses = operation["responses"]
-                entry = responses.setdefault(
-                    "429",
-                    {
-                        "description": DEFAULT_MESSAGES[429],
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}
-                            }
-                        },
-                    },
-                )
-                entry.setdefault("headers", {}).setdefault(
-                    "Retry-After",
-                    {
-                        "description": "Seconds to wait before retrying.",
-                        "schema": {"type": "integer"},
-                    },
-                )
-                operation["responses"] = dict(sorted(responses.items()))
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
