@@ -112,6 +112,10 @@ def cluster(database_url: str, shared_redis_url: str | None) -> Iterator[dict[st
     rate limiting on: ``RATE_LIMIT_REQUESTS`` per subject per minute, counted in Redis.
     """
     common = {
+        # The shared counter needs every Redis call to answer; with the 50 ms defaults a
+        # call on a busy machine times out and fails open (no X-RateLimit-* headers).
+        "REDIS_SOCKET_TIMEOUT_SECONDS": "10",
+        "REDIS_CONNECT_TIMEOUT_SECONDS": "10",
         "RATE_LIMIT_ENABLED": "true",
         "RATE_LIMIT_REQUESTS": str(RATE_LIMIT),
         "RATE_LIMIT_WINDOW_SECONDS": "60",

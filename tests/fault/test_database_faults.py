@@ -90,7 +90,11 @@ async def test_postgres_down_then_back(
     """
     # The cluster lives for the whole session: a fresh address keeps the test repeatable.
     email = f"outage-{uuid.uuid4().hex}@example.com"
-    app = with_probes(make_fault_app())
+    # The first /ready after the restart opens a new connection to a server that has just
+    # started: on a busy machine that once took longer than the suite's 1 s health timeout
+    # (503 instead of 200). This test is about recovery, so the check gets 10 s; a stopped
+    # server still fails it at once (connection refused).
+    app = with_probes(make_fault_app(health_check_timeout_seconds=10))
     async with serve(app) as client:
         assert (await client.get("/probe/db")).status_code == 200
         auth = await sign_up_and_log_in(client, email)
