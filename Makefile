@@ -79,6 +79,10 @@ check: lint docs test ## Everything CI runs on every change (lint + docs + test)
 fault: $(VENV)/.dev ## Fault suite only: throwaway PostgreSQL stopped/starved/slow, SIGTERM (root + initdb)
 	$(BIN)/pytest -m fault tests/fault $(PYTEST_ARGS)
 
+.PHONY: flaky
+flaky: $(VENV)/.dev ## Flaky-test hunt: fault + timing tests FLAKY_COUNT (20) times under CPU load (docs/testing.md)
+	$(PY) -m tests.support.flaky --count $(or $(FLAKY_COUNT),20) $(if $(FLAKY_LOAD),--load $(FLAKY_LOAD)) -- $(PYTEST_ARGS)
+
 .PHONY: bench
 bench: $(VENV)/.dev ## Benchmark vs bare FastAPI (wrk or Python fallback); BENCH_ARGS="--db postgres --duration 5"
 	$(PY) -m tests.bench.run $(BENCH_ARGS)

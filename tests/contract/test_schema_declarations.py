@@ -1,9 +1,9 @@
 """App-wide schema truths, checked directly (ADR-0021, ADR-0005; SECURITY R5, E1).
 
 ``declare_implicit_errors``, the one customisation of the schema, gives every operation
-the envelope for the statuses no route author controls, derived from the route's shape; a 405 names every method of
-the path in ``Allow``. The fuzzing proves the same end to end; these tests say
-precisely which rule broke.
+the envelope for the statuses no route author controls, derived from the route's shape;
+a 405 names every method of the path in ``Allow``. The fuzzing proves the same end to
+end; these tests say precisely which rule broke.
 """
 
 from __future__ import annotations

@@ -92,6 +92,7 @@ def build_layout(app_dir: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.timing
 def test_runtime_layout_migrates_serves_and_passes_its_healthcheck(tmp_path: Path) -> None:
     app_dir = tmp_path / "app"
     (app_dir / "var").mkdir(parents=True)
@@ -129,7 +130,7 @@ def test_runtime_layout_migrates_serves_and_passes_its_healthcheck(tmp_path: Pat
     try:
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_until_serving(f"{base}/api/v1/health/live", process=proc, timeout=20)
+            wait_until_serving(f"{base}/api/v1/health/live", process=proc)
         except RuntimeError as exc:
             proc.kill()
             output = proc.stdout.read().decode() if proc.stdout else ""

@@ -35,7 +35,7 @@ RATE_LIMIT = 10
 
 # no_cover (pytest-cov): the app runs in subprocesses, which coverage does not measure;
 # tracing this process would only slow its HTTP client.
-pytestmark = [pytest.mark.slow, pytest.mark.no_cover]
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover, pytest.mark.timing]
 
 client_module = load_module(ROOT / "examples" / "python_client.py", "examples_python_client")
 ApiClient = client_module.ApiClient
@@ -76,7 +76,7 @@ def start_replicas(*envs: dict[str, str]) -> Iterator[list[str]]:
             )
             urls.append(f"http://127.0.0.1:{port}")
         for url, proc in zip(urls, procs, strict=True):
-            wait_until_serving(f"{url}/api/v1/health/live", process=proc, timeout=20)
+            wait_until_serving(f"{url}/api/v1/health/live", process=proc)
         yield urls
     finally:
         stop(*procs)
@@ -112,6 +112,10 @@ def cluster(database_url: str, shared_redis_url: str | None) -> Iterator[dict[st
     rate limiting on: ``RATE_LIMIT_REQUESTS`` per subject per minute, counted in Redis.
     """
     common = {
+        # The shared counter needs every Redis call to answer; with the 50 ms defaults a
+        # call on a busy machine times out and fails open (no X-RateLimit-* headers).
+        "REDIS_SOCKET_TIMEOUT_SECONDS": "10",
+        "REDIS_CONNECT_TIMEOUT_SECONDS": "10",
         "RATE_LIMIT_ENABLED": "true",
         "RATE_LIMIT_REQUESTS": str(RATE_LIMIT),
         "RATE_LIMIT_WINDOW_SECONDS": "60",
@@ -126,6 +130,18 @@ def cluster(database_url: str, shared_redis_url: str | None) -> Iterator[dict[st
     )
     with start_replicas(shared, shared, odd) as (a, b, odd_url):
         yield {"a": a, "b": b, "odd": odd_url}
+
+
+@pytest.fixture(autouse=True)
+def _full_budgets(shared_redis_url: str | None) -> None:
+    """Each test starts with full rate-limit budgets. The counters live in the shared
+    Redis for the module's lifetime, and every request here comes from 127.0.0.1: without
+    this, one test's sign-ups and logins (limited per IP) spend the next test's budget,
+    and a repeated test (make flaky) runs out."""
+    if shared_redis_url:
+        client = redis.Redis.from_url(shared_redis_url)
+        client.flushdb()
+        client.close()
 
 
 def test_two_replicas_share_users_and_tokens(cluster: dict[str, str]) -> None:

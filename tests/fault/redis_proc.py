@@ -82,17 +82,39 @@ class ThrowawayRedis:
 
 
 class SilentServer:
-    """Accepts TCP connections (the kernel completes the handshake) and never answers."""
+    """Accepts TCP connections (the kernel completes the handshake) and never answers.
+
+    :meth:`connections` counts the connections clients have opened so far: a behavioural
+    measure of "did the app talk to Redis", unlike a latency, which a loaded machine
+    stretches.
+    """
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(512)
+        self.sock.setblocking(False)
         self.port: int = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def connections(self) -> int:
+        """How many connections clients have opened so far.
+
+        A loopback ``connect()`` returns once the kernel has queued the connection for
+        ``accept()``, so draining the queue here counts every connection opened before this
+        call, without a thread and without a race. The accepted sockets stay open (and
+        silent) until :meth:`__exit__`.
+        """
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return len(self.accepted)
+            self.accepted.append(conn)
 
     def __enter__(self) -> SilentServer:
         return self
@@ -103,4 +125,6 @@ class SilentServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        for conn in self.accepted:
+            conn.close()
         self.sock.close()

@@ -193,6 +193,7 @@ def _live_server(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@pytest.mark.timing
 async def test_p11_health_completes_during_a_login_burst(
     make_app, real_password_hashing, monkeypatch
 ) -> None:

@@ -42,7 +42,8 @@ NEW_PASSWORD = "a brand new passphrase 7"  # pragma: allowlist secret
 #: Lets tests choose the client IP with X-Forwarded-For (R6).
 TRUST_LOCAL_PROXY = {"trusted_proxies": ["127.0.0.1/32"]}
 
-pytestmark = pytest.mark.slow
+#: Bursts of concurrent requests and races between flows: make flaky repeats them under load.
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 VerifySync = Callable[[PasswordHasher, str, str], VerifyResult]
 

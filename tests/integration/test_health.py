@@ -5,12 +5,19 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from fakeredis import FakeAsyncRedis, FakeServer
 
 from app.main import create_app
 from tests.fixtures.app import serve
 
 CLOSED_PORT_PG = "postgresql://postgres@127.0.0.1:9/none"
+#: Upper bound on a /ready answer when a check fails or hangs (seconds). Generous on
+#: purpose (docs/testing.md): each check is cut at HEALTH_CHECK_TIMEOUT_SECONDS (1 s by
+#: default), a refused connection fails in milliseconds, and a busy machine adds its
+#: scheduling delays; what the bound catches is an unbounded check (redis-py's default
+#: 5 s socket timeout, the 30 s hang below).
+READY_BOUND = 4.0
 
 
 async def test_legacy_health_is_exactly_status_ok(client: httpx.AsyncClient) -> None:
@@ -49,6 +56,7 @@ async def test_ready_is_degraded_not_failing_when_only_redis_is_down(make_settin
     assert response.json() == {"status": "degraded", "checks": {"db": "ok", "redis": "error"}}
 
 
+@pytest.mark.timing
 async def test_ready_with_unreachable_redis_url_is_degraded_quickly(make_app) -> None:
     app = make_app(with_redis=False, redis_url="redis://127.0.0.1:9/0")
     async with serve(app) as client:
@@ -57,9 +65,10 @@ async def test_ready_with_unreachable_redis_url_is_degraded_quickly(make_app) ->
         elapsed = time.perf_counter() - started
     assert response.status_code == 200
     assert response.json()["checks"] == {"db": "ok", "redis": "error"}
-    assert elapsed < 2.0
+    assert elapsed < READY_BOUND
 
 
+@pytest.mark.timing
 async def test_ready_is_503_naming_db_when_database_is_unreachable(make_app) -> None:
     app = make_app(database_url=CLOSED_PORT_PG)
     async with serve(app) as client:
@@ -69,10 +78,11 @@ async def test_ready_is_503_naming_db_when_database_is_unreachable(make_app) -> 
         live = await client.get("/api/v1/health/live")
     assert response.status_code == 503
     assert response.json() == {"status": "error", "checks": {"db": "error", "redis": "ok"}}
-    assert elapsed < 2.0
+    assert elapsed < READY_BOUND
     assert live.status_code == 200
 
 
+@pytest.mark.timing
 async def test_ready_times_out_a_hanging_check(make_app, monkeypatch) -> None:
     import asyncio
 
@@ -86,8 +96,8 @@ async def test_ready_times_out_a_hanging_check(make_app, monkeypatch) -> None:
     async with serve(app) as client:
         started = time.perf_counter()
         response = await client.get("/api/v1/health/ready")
-    assert response.status_code == 503
-    assert time.perf_counter() - started < 1.0
+    assert response.status_code == 503  # the 30 s hang was cut: it would have answered 200
+    assert time.perf_counter() - started < READY_BOUND
 
 
 PROBES = ("/health", "/api/v1/health/live", "/api/v1/health/ready")

@@ -274,6 +274,7 @@ def _server_spans(requests: list[ExportTraceServiceRequest]) -> dict[str, dict[s
 
 
 @pytest.mark.no_cover
+@pytest.mark.timing
 def test_opentelemetry_exports_over_otlp_from_the_standard_environment(tmp_path: Path) -> None:
     """OPENTELEMETRY_ENABLED + OTEL_EXPORTER_OTLP_ENDPOINT, nothing else: the process
     builds its own exporter (the `otel` extra) and ships spans with route template,
@@ -299,6 +300,7 @@ def test_opentelemetry_exports_over_otlp_from_the_standard_environment(tmp_path:
 
 
 @pytest.mark.no_cover
+@pytest.mark.timing
 def test_opentelemetry_export_fails_open_when_the_collector_is_down(tmp_path: Path) -> None:
     """Spans leave from the SDK's background thread: a collector that refuses connections
     never fails a request, nor holds it for the exporter's timeout (10 s by default). The

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from passlib.context import CryptContext
 
@@ -78,6 +79,7 @@ async def _wait_for_full_queue(hasher: PasswordHasher) -> None:
     raise AssertionError(f"the backlog never filled: {hasher.pending} pending")
 
 
+@pytest.mark.timing
 async def test_p11_a_signup_flood_is_bounded_and_refused_at_once(
     make_app: Callable[..., FastAPI],
 ) -> None:
@@ -119,6 +121,7 @@ async def test_p11_a_signup_flood_is_bounded_and_refused_at_once(
     assert app.state.password_hasher.pending == 0
 
 
+@pytest.mark.timing
 async def test_p11_a_login_during_a_signup_flood_is_answered_at_once_and_not_counted(
     make_app: Callable[..., FastAPI],
 ) -> None:

@@ -101,6 +101,7 @@ async def test_p9_taken_emails_spend_the_budget_and_invalid_bodies_do_not(
     assert probes == [409, 409, 429]
 
 
+@pytest.mark.timing
 async def test_p10_signup_throttle_is_exact_under_concurrency(client: httpx.AsyncClient) -> None:
     """SECURITY P10, RL3: 40 concurrent sign-ups from one IP: exactly the budget (3) get
     past the throttle, whatever the interleaving (the counter counts first)."""

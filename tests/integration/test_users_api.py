@@ -130,6 +130,7 @@ async def test_invalid_signup_is_422_without_echo(client, body) -> None:
     assert "p" * 129 not in response.text
 
 
+@pytest.mark.timing
 async def test_a8_twenty_concurrent_duplicate_signups_one_201_rest_409_one_row(make_app) -> None:
     """SECURITY A8 (and D6 on both backends): exactly one 201, the rest 409, one row.
     The per-IP sign-up throttle (10 by default) and the hashing backlog (8) would answer

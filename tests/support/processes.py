@@ -21,6 +21,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 HOST = "127.0.0.1"
+#: How long a test waits for a server it started to answer (seconds). Generous on purpose
+#: (docs/testing.md, timing bounds): importing the app costs ~2 s of CPU, and a loaded
+#: 2-core machine (parallel workers, make flaky's busy loops, three replicas starting at
+#: once) stretched that past 20 s. The wait ends as soon as the server answers, or at
+#: once when it exits, so only a server that hangs at startup pays the full bound.
+STARTUP_TIMEOUT = 90.0
 
 
 def free_port() -> int:
@@ -78,7 +84,7 @@ def wait_until_serving(
     url: str,
     *,
     process: subprocess.Popen[bytes] | None = None,
-    timeout: float = 20.0,
+    timeout: float = STARTUP_TIMEOUT,
     interval: float = 0.05,
 ) -> None:
     """Poll ``GET url`` until it answers 200.

@@ -118,23 +118,28 @@ async def test_dummy_verify_does_real_hashing_work() -> None:
     assert calls[0].startswith("$argon2id$")
 
 
+@pytest.mark.timing
 async def test_hashing_runs_in_worker_threads_with_bounded_concurrency() -> None:
     """SECURITY P11: hashing leaves the event-loop thread and at most N run at once."""
     loop_thread = threading.get_ident()
     active = 0
     peak = 0
     threads: set[int] = set()
-    lock = threading.Lock()
+    changed = threading.Condition()
 
     class SlowContext(CryptContext):
         def hash(self, secret: str, **kwargs: object) -> str:  # type: ignore[override]
             nonlocal active, peak
-            with lock:
+            with changed:
                 active += 1
                 peak = max(peak, active)
                 threads.add(threading.get_ident())
-            time.sleep(0.05)
-            with lock:
+                changed.notify_all()
+                # Wait (bounded) for a second hash to run alongside: a sleep alone cannot
+                # promise the overlap when a busy machine starts the second thread late.
+                changed.wait_for(lambda: peak >= 2, timeout=10)
+            time.sleep(0.05)  # room for a third hash to slip in, if the bound let it
+            with changed:
                 active -= 1
             return "$argon2id$fake"
 

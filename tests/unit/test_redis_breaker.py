@@ -96,6 +96,7 @@ async def test_guard_counts_errors_and_short_circuits_when_open() -> None:
     assert calls == 2
 
 
+@pytest.mark.timing
 async def test_guard_deadline_bounds_a_hanging_call() -> None:
     """RL1: a call that never returns is cut at the deadline and counted as a failure."""
     guard = RedisGuard(CircuitBreaker(5, 60), deadline_seconds=0.05)
@@ -104,7 +105,9 @@ async def test_guard_deadline_bounds_a_hanging_call() -> None:
     start = loop.time()
     with pytest.raises(RedisUnavailable):
         await guard.run(lambda _: asyncio.sleep(10))
-    assert loop.time() - start < 1
+    # Generous (docs/testing.md): the cut comes at 0.05 s, a busy machine only delays it;
+    # without the deadline the call would take its full 10 s.
+    assert loop.time() - start < 5
     assert guard.breaker.failures == 1
 
 
