@@ -55,8 +55,8 @@ def read_password(stdin: TextIO | None = None) -> str:
 async def _create_superuser_async(email: str, password: str) -> str:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from app.auth.passwords import PasswordHasher, default_context
     from app.core.errors import Conflict
+    from app.credentials.passwords import PasswordHasher, default_context
     from app.db.engine import Database
     from app.users.service import UserService
 

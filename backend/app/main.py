@@ -1,8 +1,9 @@
-"""Composition root: :func:`create_app` wires settings, logging, middleware, errors and
-routers; ``app`` is the ASGI entry point (``uvicorn app.main:app``, ADR-0001/0010).
+"""Composition root: :func:`create_app` builds the :class:`~app.container.Container` and
+wires logging, middleware, errors and routers; ``app`` is the ASGI entry point
+(``uvicorn app.main:app``, ADR-0001/0010/0032).
 
 The factory lives here, not in ``core/``, because it imports every layer and
-``core/`` must import none of them (import-linter contract).
+``core/`` must import none of them (import-linter layers contract).
 """
 
 from __future__ import annotations
@@ -14,21 +15,29 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app import __version__
+from app.api.docs import install_docs
 from app.api.router import include_routers
-from app.auth.tokens import InvalidToken, decode_access_token
+from app.container import Container, build_container
 from app.core.errors import install_error_handlers
+from app.core.http_security import (
+    EnvelopeCORSMiddleware,
+    TrustedHostMiddleware,
+    cors_options,
+    install_slash_redirects,
+    security_headers,
+)
 from app.core.logging import configure_logging
 from app.core.middleware import BodySizeLimitMiddleware, RequestGuardMiddleware
 from app.core.openapi import DESCRIPTION, TAGS, declare_implicit_errors, route_calls
+from app.core.paths import METRICS_PATH
 from app.core.redis import create_redis
 from app.core.settings import Settings, get_settings
-from app.db.engine import Database
+from app.credentials.tokens import InvalidToken, decode_access_token
 from app.db.errors import install_db_error_handlers
 from app.db.session import get_session
-from app.hardening.ratelimit import in_scope
-from app.hardening.security import install_slash_redirects, security_headers
-from app.hardening.telemetry import native_telemetry_config, observer_for
-from app.hardening.wiring import build_hardening, install_hardening
+from app.ratelimit.middleware import RateLimitMiddleware, in_scope
+from app.telemetry.metrics import observer_for
+from app.telemetry.tracing import native_telemetry_config
 
 
 def create_app(settings: Settings | None = None, *, redis: Redis | None = None) -> FastAPI:
@@ -41,20 +50,19 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         env=settings.app_env,
         trace_ids=settings.opentelemetry_enabled,
     )
-    hardening = build_hardening(settings)
+    container = build_container(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db = Database(settings)
-        app.state.redis = redis if redis is not None else create_redis(settings)
-        hardening.guard.client = app.state.redis  # behind one breaker (ADR-0024)
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        client = redis if redis is not None else create_redis(settings)
+        container.redis.client = client  # the one client, behind one breaker (ADR-0024)
         try:
             yield
         finally:
-            hardening.guard.client = None
-            if app.state.redis is not None and redis is None:
-                await app.state.redis.aclose()
-            await app.state.db.dispose()
+            container.redis.client = None
+            if client is not None and redis is None:
+                await client.aclose()
+            await container.database.dispose()
 
     app = FastAPI(
         title=settings.service_name,
@@ -65,21 +73,39 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         lifespan=lifespan,
         # FastAPI's native OpenTelemetry: explicit opt-in, off by default (ADR-0026).
         telemetry=native_telemetry_config(settings),
-        # Self-hosted docs pages and the docs switch (ADR-0027, SECURITY H3).
+        # Self-hosted docs pages and the docs switch (ADR-0027).
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
-    app.state.settings = settings
+    app.state.container = container  # the only key on app.state (ADR-0032)
     # Trailing-slash redirects with a relative Location: no response echoes the Host (ADR-0027).
     install_slash_redirects(app)
     install_error_handlers(app)
     install_db_error_handlers(app)
     include_routers(app)
+    if settings.docs_enabled:
+        install_docs(app)
+    if container.prometheus is not None:
+        app.add_route(
+            METRICS_PATH, container.prometheus.scrape, methods=["GET"], include_in_schema=False
+        )
     # The schema declares every status an operation can return (ADR-0021).
     declare_implicit_errors(
         app, uses_database=lambda route: route_calls(route, get_session), rate_limited=in_scope
     )
+    _install_middleware(app, container)
+    return app
+
+
+def _install_middleware(app: FastAPI, container: Container) -> None:
+    """Added last = outermost. The stack, outermost first::
+
+    RequestGuard (request id, access line, security headers, telemetry observer)
+      -> TrustedHost (if TRUSTED_HOSTS) -> CORS (if CORS_ORIGINS)
+      -> RateLimit (if RATE_LIMIT_ENABLED) -> BodySizeLimit -> routes
+    """
+    settings = container.settings
 
     def subject_of(token: str) -> str | None:
         """The verified token's user id: the rate-limit key (ADR-0024)."""
@@ -88,17 +114,26 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         except InvalidToken:
             return None
 
-    # Added last = outermost. Order, inside out: body limit -> rate limit -> CORS ->
-    # trusted hosts (each only when configured; app/hardening/wiring.py) -> guard.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
-    install_hardening(app, settings, hardening, subject_of=subject_of)
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=container.rate_limiter,
+            requests=settings.rate_limit_requests,
+            window_seconds=settings.rate_limit_window_seconds,
+            proxies=container.proxies,
+            subject_of=subject_of,
+        )
+    if settings.cors_origins:
+        app.add_middleware(EnvelopeCORSMiddleware, **cors_options(settings))  # type: ignore[arg-type]
+    if settings.trusted_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(
         RequestGuardMiddleware,
         extra_headers=security_headers(settings),
-        observer=observer_for(hardening.telemetry),
+        observer=observer_for(container.telemetry),
         span_request_id=settings.opentelemetry_enabled,
     )
-    return app
 
 
 app = create_app()

@@ -167,7 +167,7 @@ def main() -> int:
     run_id = secrets.token_hex(4)
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         database_url = os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{tmp}/fuzz.db"
-        from app.core.settings import redact_url
+        from app.core.secret_rules import redact_url
 
         log(f"database {redact_url(database_url)}; redis {os.environ.get('REDIS_URL') or 'off'}")
         migrate(database_url)

@@ -105,7 +105,7 @@ def sign_up(app: Any, identities: tuple[Identity, ...] = PEERS) -> None:
 
 def create_superuser(settings: Any, identity: Identity = ADMIN) -> None:
     """Create ``identity`` as a superuser directly in the database (no API can)."""
-    from app.auth.passwords import PasswordHasher, default_context
+    from app.credentials.passwords import PasswordHasher, default_context
     from app.db.engine import Database
     from app.users.service import UserService
 

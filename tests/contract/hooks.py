@@ -23,7 +23,7 @@ from typing import Any
 import schemathesis
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
-from app.auth.password_policy import is_common
+from app.credentials.password_policy import is_common
 
 SIGNUP = ("POST", "/api/v1/users")
 PASSWORD_CHANGE = ("POST", "/api/v1/auth/password")

@@ -86,7 +86,7 @@ def test_admin_only_operations_pass_as_a_superuser(
     """Admin-only operations (``GET /api/v1/users``, ``DELETE /api/v1/users/{id}``) are
     exercised past their 403 too, with sign-up and read so the stateful phase can
     create -> read -> delete -> read again (``use_after_free``)."""
-    harness.create_superuser(contract_app.state.settings)
+    harness.create_superuser(contract_app.state.container.settings)
     wfc = harness.write_wfc(tmp_path / "admin.json", (harness.ADMIN,))
     config = contract_config | {"auth": {"wfc": {"path": str(wfc)}}}
     report = harness.run(contract_app, config, operation_ids=harness.ADMIN_PASS_OPERATION_IDS)
@@ -99,7 +99,7 @@ def test_state_machine_follows_links_and_passes(
 ) -> None:
     """Sign-up -> read chains (schema links) pass every check at every step."""
     schema = harness.load_schema(contract_app, contract_config)
-    database_url = contract_app.state.settings.database_url
+    database_url = contract_app.state.container.settings.database_url
 
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
         def teardown(self) -> None:

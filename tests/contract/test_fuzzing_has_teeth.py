@@ -24,9 +24,9 @@ from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.auth.dependencies import CurrentUser
 from app.core.errors import NotFound, error_responses
 from app.db.session import SessionDep
+from app.users.dependencies import CurrentUser
 from app.users.repository import UserRepository
 from app.users.schemas import UserPublic
 from tests.contract import harness
@@ -68,7 +68,7 @@ def break_app(app: FastAPI) -> FastAPI:
     )
     async def leaky_read(user_id: uuid.UUID, _: CurrentUser, session: SessionDep) -> UserPublic:
         # Authenticated, but never asks whether the caller may see this user.
-        user = await UserRepository(session).get_by_id(user_id)
+        user = await UserRepository(session).get(user_id)
         if user is None:
             raise NotFound()
         return UserPublic.model_validate(user)

@@ -381,32 +381,35 @@ def check_make_commands(documents: Mapping[str, str], makefile: str) -> list[str
 
 
 def app_top_level_modules(app_dir: Path) -> set[str]:
-    """``app.x`` for every package and module directly under ``backend/app``."""
-    names = {
-        f"app.{p.name}" for p in app_dir.iterdir() if p.is_dir() and (p / "__init__.py").exists()
-    }
+    """``app.x`` for every package (a folder holding Python) and module under ``backend/app``."""
+    names = {f"app.{p.name}" for p in app_dir.iterdir() if p.is_dir() and any(p.glob("*.py"))}
     names |= {f"app.{p.stem}" for p in app_dir.glob("*.py") if not p.stem.startswith("__")}
     return names
 
 
 def check_layer_contracts(pyproject: Mapping[str, Any], app_dir: Path) -> list[str]:
-    """``app.core`` may import no other app module and ``app.db`` only ``app.core``:
-    their import-linter contracts must forbid every other top-level module, so a new
-    domain folder is covered the day it is created (ADR-0023)."""
+    """Every top-level app module sits in a layer of the ``layers`` contract (container
+    ``app``): import-linter leaves an unlisted module unconstrained, so a new package
+    must be placed the day it is created (ADR-0023). A package without ``__init__.py``
+    is reported too: import-linter would not see inside it."""
     contracts = pyproject.get("tool", {}).get("importlinter", {}).get("contracts", [])
-    modules = app_top_level_modules(app_dir)
-    problems: list[str] = []
-    for inner, allowed in (("app.core", {"app.core"}), ("app.db", {"app.db", "app.core"})):
-        forbidden: set[str] = set()
-        for contract in contracts:
-            if contract.get("type") == "forbidden" and inner in contract.get("source_modules", []):
-                forbidden |= set(contract.get("forbidden_modules", []))
-        for module in sorted(modules - allowed - forbidden):
-            problems.append(
-                f"{module} is not in the forbidden_modules of the import-linter contract for "
-                f'{inner} in pyproject.toml: add "{module}" there (SPEC §2: dependencies '
-                "point inward)"
-            )
+    layered: set[str] = set()
+    for contract in contracts:
+        if contract.get("type") == "layers" and "app" in contract.get("containers", []):
+            for layer in contract.get("layers", []):
+                layered |= {f"app.{name.strip()}" for name in re.split(r"[|:]", layer)}
+    problems = [
+        f"{module} is in no layer of the import-linter layers contract in pyproject.toml: "
+        "add it to `layers` above everything it imports and below everything that imports "
+        "it (ADR-0023: dependencies point one way)"
+        for module in sorted(app_top_level_modules(app_dir) - layered)
+    ]
+    problems += [
+        f"backend/app/{p.name}/ holds Python but no __init__.py: add one (a docstring "
+        "naming the package's purpose), or import-linter cannot check it"
+        for p in sorted(app_dir.iterdir())
+        if p.is_dir() and any(p.glob("*.py")) and not (p / "__init__.py").exists()
+    ]
     return problems
 
 

@@ -142,7 +142,9 @@ async def test_first_query_after_restart_succeeds(
     app = with_probes(make_fault_app())
     async with serve(app) as client:
         assert (await client.get("/probe/db")).status_code == 200
-        assert app.state.db.engine.pool.checkedin() >= 1  # a now-stale connection is pooled
+        assert (
+            app.state.container.database.engine.pool.checkedin() >= 1
+        )  # a now-stale connection is pooled
         pg.restart()
         first = await client.get("/probe/db")
         assert first.status_code == 200, first.text
@@ -159,7 +161,7 @@ def held_pool_app(make_fault_app: Callable[..., FastAPI]) -> FastAPI:
 async def test_pool_exhaustion_is_a_quick_503(held_pool_app: FastAPI) -> None:
     """SECURITY D1: with every connection checked out, requests get 503 after the pool wait."""
     async with serve(held_pool_app) as client:
-        async with held_pool_app.state.db.engine.connect() as held:
+        async with held_pool_app.state.container.database.engine.connect() as held:
             await held.execute(sa.text("SELECT 1"))
             response, elapsed = await timed_get(client, "/probe/db")
             assert_unavailable_envelope(response)
@@ -193,7 +195,10 @@ async def test_statement_over_timeout_is_503_and_connection_reusable(
         assert elapsed < FAST
         # The cancelled statement did not poison the (only) pooled connection.
         assert (await client.get("/probe/db")).status_code == 200
-    async with app.router.lifespan_context(app), app.state.db.engine.connect() as conn:
+    async with (
+        app.router.lifespan_context(app),
+        app.state.container.database.engine.connect() as conn,
+    ):
         shown = (await conn.execute(sa.text("SHOW statement_timeout"))).scalar_one()
     assert shown == "200ms"
 

@@ -121,7 +121,7 @@ async def test_rl1_closed_port_fails_open_with_zero_5xx(
     async with serve(app) as client:
         answers = await _mixed_traffic(app, client, rounds=10)
     _no_5xx(answers)
-    assert app.state.hardening.guard.breaker.state == "open"
+    assert app.state.container.redis.breaker.state == "open"
     assert all("x-ratelimit-limit" not in r.headers for r in answers)
 
 
@@ -144,7 +144,7 @@ async def test_rl1_rl5_silent_server_costs_the_timeout_once(
         healthy = statistics.median(await _latencies_ms(client, n))
     with SilentServer() as silent:
         app = hardened(silent.url, redis_breaker_cooldown_seconds=60)
-        breaker = app.state.hardening.guard.breaker
+        breaker = app.state.container.redis.breaker
         async with serve(app) as client:
             first = await _latencies_ms(client, 3)
             assert breaker.state == "open"
@@ -187,7 +187,7 @@ async def test_rl7_killed_and_restarted_redis_resumes_by_itself(
         redis_socket_timeout_seconds=2.0,
         redis_connect_timeout_seconds=2.0,
     )
-    cache = app.state.user_cache
+    cache = app.state.container.user_cache
     async with serve(app) as client:
         await add_user(app, "admin@example.com", is_superuser=True)
         target = await add_user(app, "target@example.com")
@@ -201,7 +201,7 @@ async def test_rl7_killed_and_restarted_redis_resumes_by_itself(
         during = await _mixed_traffic(app, client, rounds=10)
         during += [await client.get(url, headers=bearer(token)) for _ in range(5)]
         _no_5xx(during)
-        assert app.state.hardening.guard.breaker.state in ("open", "half_open")
+        assert app.state.container.redis.breaker.state in ("open", "half_open")
 
         redis_server.start()  # same port, empty dataset
         hits_before = cache.stats["hit"]
@@ -215,7 +215,7 @@ async def test_rl7_killed_and_restarted_redis_resumes_by_itself(
                 break
             await asyncio.sleep(0.05)
         assert recovered is not None, "limits and cache did not resume within 10 s"
-        assert app.state.hardening.guard.breaker.state == "closed"
+        assert app.state.container.redis.breaker.state == "closed"
         assert recovered.json()["id"] == str(target)
 
 
@@ -236,7 +236,7 @@ async def test_rl2_pool_exhaustion_takes_the_fail_open_path(
         redis_socket_timeout_seconds=2.0,
         redis_connect_timeout_seconds=2.0,
     )
-    guard = app.state.hardening.guard
+    guard = app.state.container.redis
     async with serve(app) as client:
         warm = await client.get(ME)  # opens the pool's one connection
         answers = await asyncio.gather(*(client.get(ME) for _ in range(40)))

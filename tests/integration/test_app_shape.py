@@ -1,18 +1,21 @@
-"""The shape of the application: entrypoint, versioned surface, middleware stack
-(SPEC §3.1 #3, #4; ADR-0002, ADR-0006, ADR-0010)."""
+"""The shape of the application: entrypoint, versioned surface, middleware stack, the one
+application container (ADR-0002, ADR-0006, ADR-0010, ADR-0032)."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from uvicorn.importer import import_from_string
 
+from app.container import Container
 from app.core.middleware import RequestGuardMiddleware
-from app.core.openapi import API_V1_PREFIX
+from app.core.paths import API_V1_PREFIX
 
-#: Unversioned paths allowed next to /api/v1 (SPEC §3.1 #4).
+#: Unversioned paths allowed next to /api/v1 (ADR-0002).
 LEGACY_PATHS = {"/health", "/auth/login", "/auth/me"}
 #: Framework-served paths (docs UI and schema).
 FRAMEWORK_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -99,3 +102,34 @@ def test_every_endpoint_and_dependency_is_async(app: FastAPI) -> None:
                 sync.append(f"{path}: {getattr(dependant.call, '__qualname__', dependant.call)}")
             pending.extend(dependant.dependencies)
     assert sync == [], f"sync endpoints/dependencies (make them async def): {sync}"
+
+
+def test_app_state_holds_only_the_typed_container(app: FastAPI) -> None:
+    """ADR-0032: ``app.state`` has exactly one key, the typed :class:`Container`, and the
+    container is frozen (nothing is attached to it later, lazily or elsewhere)."""
+    assert set(vars(app.state)["_state"]) == {"container"}
+    container = app.state.container
+    assert isinstance(container, Container)
+    assert Container.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+#: The modules that may read ``app.state``: the container's dependency, and the two
+#: lowest layers, which read their own field because they cannot import ``app.container``.
+STATE_READERS = {"container.py", "core/settings.py", "db/session.py", "main.py"}
+
+
+def test_only_the_container_dependencies_touch_app_state() -> None:
+    """ADR-0032: every other module reaches per-application objects through
+    ``ContainerDep`` (or ``SettingsDep``/``SessionDep``), never ``request.app.state``."""
+    app_dir = Path(__file__).resolve().parents[2] / "backend" / "app"
+    offenders = []
+    for path in sorted(app_dir.rglob("*.py")):
+        name = path.relative_to(app_dir).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "state"
+                and name not in STATE_READERS
+            ):
+                offenders.append(f"{name}:{node.lineno}")
+    assert offenders == [], f"app.state read outside the container dependencies: {offenders}"

@@ -26,7 +26,7 @@ LOGIN = "/api/v1/auth/login"
 
 
 async def _stored_hash(app: FastAPI, email: str) -> str:
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.container.database.sessionmaker() as session:
         return str(await session.scalar(sa.select(User.hashed_password).where(User.email == email)))
 
 
@@ -72,7 +72,7 @@ async def test_p7_same_401_for_unknown_email_wrong_password_inactive_user(client
 
 async def test_p8_unknown_email_still_runs_a_verify(client, app, monkeypatch) -> None:
     """SECURITY P8: an unknown email costs one (dummy) verify, like a wrong password."""
-    from app.auth.passwords import PasswordHasher
+    from app.credentials.passwords import PasswordHasher
 
     calls: list[str] = []
     original = PasswordHasher._verify_sync
@@ -202,7 +202,7 @@ async def test_p11_health_completes_during_a_login_burst(
     verify is held open until /health has answered. An ordering, not a wall-clock bound:
     with hashing on the event loop the held verify would block the loop, /health could not
     answer, and the verify would finish first (after its bounded hold) -- the test fails."""
-    from app.auth.passwords import PasswordHasher
+    from app.credentials.passwords import PasswordHasher
 
     events: list[str] = []
     hashing = threading.Event()  # a verify is running in its worker thread
@@ -257,9 +257,9 @@ async def test_p11_health_completes_during_a_login_burst(
 async def test_p13_no_default_admin_after_migrations(client, app) -> None:
     """SECURITY P13: a freshly migrated database has no users, hence no default admin;
     no setting carries admin credentials."""
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.container.database.sessionmaker() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
-    names = set(app.state.settings.model_dump())
+    names = set(app.state.container.settings.model_dump())
     assert not {n for n in names if "admin" in n or "superuser" in n}
     for guess in ("admin", "admin@example.com", "root@example.com"):
         for password in ("admin", "password", "changeme", "admin123"):

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from fastapi import FastAPI
 
-from app.auth.dependencies import get_current_user, require_roles
 from app.core.openapi import api_routes, route_calls
+from app.users.dependencies import get_current_user, require_roles
 from tests.fixtures.app import serve
 
 #: (method, path) pairs that need no authentication, on purpose.

@@ -82,7 +82,7 @@ async def test_t5_deleted_and_unknown_users_are_401(client, app, settings) -> No
     """SECURITY T5: a valid signature naming a deleted or never-existing user -> 401."""
     alice = await add_user(app, "alice@example.com")
     token = await login(client, "alice@example.com")
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.container.database.sessionmaker() as session:
         await session.execute(sa.delete(User).where(User.id == alice))
         await session.commit()
     _assert_401(await client.get(ME, headers=bearer(token)))
@@ -94,9 +94,9 @@ async def test_a7_deactivation_takes_effect_immediately(client, app) -> None:
     alice = await add_user(app, "alice@example.com")
     token = await login(client, "alice@example.com")
     assert (await client.get(ME, headers=bearer(token))).status_code == 200
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.container.database.sessionmaker() as session:
         repo = UserRepository(session)
-        user = await repo.get_by_id(alice)
+        user = await repo.get(alice)
         assert user is not None
         await repo.set_active(user, False)
         await session.commit()
@@ -137,7 +137,7 @@ async def test_e7_authorization_fails_closed_when_the_lookup_fails(
     async def broken(self, user_id):
         raise error
 
-    monkeypatch.setattr(UserRepository, "get_by_id", broken)
+    monkeypatch.setattr(UserRepository, "get", broken)
     response = await client.get(ME, headers=bearer(token))
     assert response.status_code == 503
     body = response.json()["error"]

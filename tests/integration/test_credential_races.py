@@ -21,11 +21,11 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from app.auth.passwords import PasswordHasher, VerifyResult
 from app.auth.service import CHANGED_CONCURRENTLY
-from app.auth.tokens import create_access_token
 from app.core.redis import create_redis
 from app.core.settings import Settings
+from app.credentials.passwords import PasswordHasher, VerifyResult
+from app.credentials.tokens import create_access_token
 from app.main import create_app
 from app.users.models import User
 from app.users.repository import UserRepository
@@ -152,7 +152,7 @@ async def test_p10_two_processes_share_one_budget_in_redis(
                 headers={"X-Forwarded-For": f"10.1.{i // 250}.{i % 250 + 1}"},
             ),
         )
-    assert all(app.state.hardening.guard.breaker.state == "closed" for app in apps)
+    assert all(app.state.container.redis.breaker.state == "closed" for app in apps)
     codes = [r.status_code for r in answers]
     assert len(verified) <= 5, len(verified)
     assert codes.count(429) == 120 - len(verified)
@@ -252,8 +252,8 @@ def hold_first_verify(
 
 
 async def _user(app: FastAPI, user_id: uuid.UUID) -> User:
-    async with app.state.db.sessionmaker() as session:
-        user = await UserRepository(session).get_by_id(user_id)
+    async with app.state.container.database.sessionmaker() as session:
+        user = await UserRepository(session).get(user_id)
         assert user is not None
         return user
 
@@ -268,7 +268,7 @@ async def test_t9_a_login_rehash_never_undoes_a_password_change(
     app = make_app(password_hash_max_concurrency=2)
     async with serve(app) as client:
         alice = await add_user(app, "alice@example.com", hashed_password=_legacy_hash())
-        token = create_access_token(alice, app.state.settings).token
+        token = create_access_token(alice, app.state.container.settings).token
         racing_login = asyncio.create_task(
             client.post(LOGIN, data={"username": "alice@example.com", "password": DEFAULT_PASSWORD})
         )
@@ -359,8 +359,8 @@ async def test_t9_a7_a_deactivation_racing_a_change_revokes_the_newer_token(
     async with serve(app) as client:
         alice = await add_user(app, "alice@example.com")
         token = await login(client, "alice@example.com")
-        async with app.state.db.sessionmaker() as admin_session:
-            stale = await UserRepository(admin_session).get_by_id(alice)  # version 0
+        async with app.state.container.database.sessionmaker() as admin_session:
+            stale = await UserRepository(admin_session).get(alice)  # version 0
             assert stale is not None
             change = await client.post(
                 PASSWORD,
@@ -371,9 +371,9 @@ async def test_t9_a7_a_deactivation_racing_a_change_revokes_the_newer_token(
             fresh = await login(client, "alice@example.com", NEW_PASSWORD)  # version 1
             await UserService(admin_session, None).set_active(stale, False)  # type: ignore[arg-type]
             await admin_session.commit()
-        async with app.state.db.sessionmaker() as admin_session:
+        async with app.state.container.database.sessionmaker() as admin_session:
             service = UserService(admin_session, None)  # type: ignore[arg-type]
-            user = await UserRepository(admin_session).get_by_id(alice)
+            user = await UserRepository(admin_session).get(alice)
             assert user is not None
             await service.set_active(user, True)
             await admin_session.commit()

@@ -65,10 +65,16 @@ async def app(make_app) -> FastAPI:
 
 @pytest.fixture
 async def scratch_table(app: FastAPI):
-    async with app.router.lifespan_context(app), app.state.db.engine.begin() as conn:
+    async with (
+        app.router.lifespan_context(app),
+        app.state.container.database.engine.begin() as conn,
+    ):
         await conn.run_sync(scratch.metadata.create_all)
     yield
-    async with app.router.lifespan_context(app), app.state.db.engine.begin() as conn:
+    async with (
+        app.router.lifespan_context(app),
+        app.state.container.database.engine.begin() as conn,
+    ):
         await conn.run_sync(scratch.metadata.drop_all)
 
 
@@ -111,8 +117,8 @@ async def test_lifespan_opens_and_disposes_engine_and_closes_own_redis(make_app)
     app = make_app(with_redis=False, redis_url="redis://127.0.0.1:9/0")
     async with serve(app) as client:
         await client.get("/health")
-        engine = app.state.db.engine
-        redis = app.state.redis
+        engine = app.state.container.database.engine
+        redis = app.state.container.redis.client
         assert redis is not None
     # After shutdown the pool holds no connections and the Redis pool is disconnected.
     assert engine.pool.checkedout() == 0

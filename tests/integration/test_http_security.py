@@ -279,7 +279,7 @@ async def test_h3_docs_are_off_by_default_in_production(
     served ``/docs``, ``/redoc`` and ``/openapi.json`` unless someone remembered to switch
     them off) and on elsewhere; an explicit value always wins."""
     app = make_app(jwt_secret_key=STRONG_SECRET, **values)
-    assert app.state.settings.docs_enabled is served
+    assert app.state.container.settings.docs_enabled is served
     async with serve(app) as client:
         for path in ("/docs", "/redoc", "/openapi.json"):
             response = await client.get(path)

@@ -62,9 +62,9 @@ async def test_t9_deactivation_revokes_tokens_for_good(client, app) -> None:
     them back, while a new login works."""
     alice = await add_user(app, "alice@example.com")
     token = await login(client, "alice@example.com")
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.container.database.sessionmaker() as session:
         repo = UserRepository(session)
-        user = await repo.get_by_id(alice)
+        user = await repo.get(alice)
         assert user is not None
         await repo.set_active(user, False)
         await repo.set_active(user, True)

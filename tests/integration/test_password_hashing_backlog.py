@@ -13,6 +13,7 @@ waited behind all of them (5.7 s measured, 0.1 s normally).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 from fastapi import FastAPI
 from passlib.context import CryptContext
 
-from app.auth.passwords import BUSY_RETRY_AFTER_SECONDS, PasswordHasher
+from app.credentials.passwords import BUSY_RETRY_AFTER_SECONDS, PasswordHasher
 from tests.fixtures.app import serve
 from tests.fixtures.auth import CHEAP_PARAMS, DEFAULT_PASSWORD, add_user
 
@@ -62,12 +63,13 @@ def _gated_app(
     }
     values.update(overrides)
     app = make_app(**values)
-    settings = app.state.settings
-    app.state.password_hasher = PasswordHasher(
+    settings = app.state.container.settings
+    hasher = PasswordHasher(
         GatedContext(gate),
         settings.password_hash_max_concurrency,
         max_queue=settings.password_hash_max_queue,
     )
+    app.state.container = dataclasses.replace(app.state.container, hasher=hasher)
     return app
 
 
@@ -98,7 +100,7 @@ async def test_p11_a_signup_flood_is_bounded_and_refused_at_once(
             for i in range(FLOOD)
         ]
         try:
-            await _wait_for_full_queue(app.state.password_hasher)
+            await _wait_for_full_queue(app.state.container.hasher)
             # Every refusal arrives while the gate is still closed (bounded wait).
             for _ in range(2000):
                 if sum(t.done() for t in tasks) >= FLOOD - QUEUE:
@@ -118,7 +120,7 @@ async def test_p11_a_signup_flood_is_bounded_and_refused_at_once(
     codes = [r.status_code for r in admitted]
     assert codes.count(201) == QUEUE
     assert codes.count(503) == FLOOD - QUEUE
-    assert app.state.password_hasher.pending == 0
+    assert app.state.container.hasher.pending == 0
 
 
 @pytest.mark.timing
@@ -142,7 +144,7 @@ async def test_p11_a_login_during_a_signup_flood_is_answered_at_once_and_not_cou
             for i in range(FLOOD)
         ]
         try:
-            await _wait_for_full_queue(app.state.password_hasher)
+            await _wait_for_full_queue(app.state.container.hasher)
             form = {"username": "alice@example.com", "password": DEFAULT_PASSWORD}
             during = await asyncio.wait_for(client.post(LOGIN, data=form), HANG_GUARD_SECONDS)
             assert not gate.is_set()  # answered while every admitted hash was held

@@ -17,12 +17,11 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app.core.openapi import api_routes
-from app.core.redis import create_redis
+from app.core.proxies import TrustedProxies
+from app.core.redis import CircuitBreaker, RedisGuard, create_redis
 from app.core.settings import Settings
-from app.hardening.breaker import CircuitBreaker, RedisGuard
-from app.hardening.limiter import Limiter, window
-from app.hardening.ratelimit import client_ip, parse_networks
 from app.main import create_app
+from app.ratelimit.limiter import Limiter, window
 from tests.conftest import real_redis_url
 from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user, bearer, login
@@ -172,19 +171,20 @@ async def test_forwarded_for_is_honoured_from_a_trusted_proxy(
 
 def test_client_ip_walks_the_chain_from_the_right() -> None:
     """SECURITY R6: the rightmost untrusted hop is the client; garbage falls back to the peer."""
-    trusted = parse_networks(["10.0.0.0/8"])
+    trusted = TrustedProxies(["10.0.0.0/8"])
+    untrusted = TrustedProxies([])
 
     def scope(peer: str, xff: str | None) -> dict[str, object]:
         headers = [(b"x-forwarded-for", xff.encode())] if xff is not None else []
         return {"client": (peer, 1234), "headers": headers}
 
-    assert client_ip(scope("198.51.100.1", "1.2.3.4"), trusted) == "198.51.100.1"
-    assert client_ip(scope("10.0.0.1", "1.2.3.4, 10.0.0.9"), trusted) == "1.2.3.4"
-    assert client_ip(scope("10.0.0.1", "6.6.6.6, 1.2.3.4"), trusted) == "1.2.3.4"
-    assert client_ip(scope("10.0.0.1", "not-an-ip"), trusted) == "10.0.0.1"
-    assert client_ip(scope("10.0.0.1", None), trusted) == "10.0.0.1"
-    assert client_ip(scope("10.0.0.1", "10.0.0.2"), trusted) == "10.0.0.2"
-    assert client_ip(scope("10.0.0.1", "1.2.3.4"), ()) == "10.0.0.1"
+    assert trusted.client_ip(scope("198.51.100.1", "1.2.3.4")) == "198.51.100.1"
+    assert trusted.client_ip(scope("10.0.0.1", "1.2.3.4, 10.0.0.9")) == "1.2.3.4"
+    assert trusted.client_ip(scope("10.0.0.1", "6.6.6.6, 1.2.3.4")) == "1.2.3.4"
+    assert trusted.client_ip(scope("10.0.0.1", "not-an-ip")) == "10.0.0.1"
+    assert trusted.client_ip(scope("10.0.0.1", None)) == "10.0.0.1"
+    assert trusted.client_ip(scope("10.0.0.1", "10.0.0.2")) == "10.0.0.2"
+    assert untrusted.client_ip(scope("10.0.0.1", "1.2.3.4")) == "10.0.0.1"
 
 
 async def test_every_limiter_key_has_a_ttl(limited: Callable[..., FastAPI], redis: Redis) -> None:
@@ -277,7 +277,7 @@ async def test_redis_down_fails_open_fast(make_settings: Callable[..., Settings]
         await broken.aclose()
     assert {r.status_code for r in answers} == {401}
     assert all("x-ratelimit-limit" not in r.headers for r in answers)
-    breaker = app.state.hardening.guard.breaker
+    breaker = app.state.container.redis.breaker
     assert breaker.state == "open"
     assert breaker.failures == 3  # the threshold; no attempt once open
     # Generous: 20 in-process requests take well under a second even on a busy machine;

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.middleware import RequestGuardMiddleware
-from app.hardening.telemetry import LogTelemetry, NoopTelemetry
+from app.telemetry.metrics import LogTelemetry, NoopTelemetry
 from tests.fixtures.app import serve
 
 
@@ -26,7 +26,7 @@ async def test_noop_by_default_installs_no_observer(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     """Off by default and free: the guard has no observer to call; /metrics does not exist."""
-    assert isinstance(app.state.hardening.telemetry, NoopTelemetry)
+    assert isinstance(app.state.container.telemetry, NoopTelemetry)
     assert _guard(app).observer is None
     assert (await client.get("/metrics")).status_code == 404
 
@@ -35,7 +35,7 @@ async def test_log_mode_counts_per_route_template(
     make_app: Callable[..., FastAPI], caplog: pytest.LogCaptureFixture
 ) -> None:
     app = make_app(telemetry_mode="log")
-    telemetry = app.state.hardening.telemetry
+    telemetry = app.state.container.telemetry
     assert isinstance(telemetry, LogTelemetry)
     caplog.set_level(logging.INFO, logger="app.telemetry")
     async with serve(app) as client:
@@ -63,7 +63,7 @@ async def test_sample_rate_limits_log_lines_not_counts(
     async with serve(app) as client:
         for _ in range(3):
             await client.get("/health")
-    assert app.state.hardening.telemetry.requests[("GET", "/health", 200)] == 3
+    assert app.state.container.telemetry.requests[("GET", "/health", 200)] == 3
     assert not [r for r in caplog.records if r.name == "app.telemetry"]
 
 

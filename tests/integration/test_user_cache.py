@@ -24,9 +24,9 @@ from tests.support.processes import closed_port
 
 async def _set_active(app: FastAPI, user_id: uuid.UUID, active: bool) -> None:
     """Change a user through the service, as any write path does."""
-    async with app.state.db.sessionmaker() as session:
-        service = UserService(session, None, app.state.user_cache)  # type: ignore[arg-type]
-        user = await UserRepository(session).get_by_id(user_id)
+    async with app.state.container.database.sessionmaker() as session:
+        service = UserService(session, None, app.state.container.user_cache)  # type: ignore[arg-type]
+        user = await UserRepository(session).get(user_id)
         assert user is not None
         await service.set_active(user, active)
         await session.commit()
@@ -56,11 +56,11 @@ async def test_second_read_is_served_from_redis(
     async with serve(app) as client:
         token, target = await _admin_and_target(app, client)
         first = await client.get(f"/api/v1/users/{target}", headers=bearer(token))
-        assert app.state.user_cache.stats == {"hit": 0, "miss": 1, "error": 0}
+        assert app.state.container.user_cache.stats == {"hit": 0, "miss": 1, "error": 0}
         key = f"cache:user:{target}"
         assert 0 < await redis.ttl(key) <= 30
         second = await client.get(f"/api/v1/users/{target}", headers=bearer(token))
-    assert app.state.user_cache.stats["hit"] == 1
+    assert app.state.container.user_cache.stats["hit"] == 1
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
 
@@ -125,5 +125,5 @@ async def test_redis_error_is_a_miss(make_settings: Callable[..., Settings]) -> 
             assert response.json()["is_active"] is False
     finally:
         await broken.aclose()
-    assert app.state.user_cache.stats["hit"] == 0
-    assert app.state.user_cache.stats["error"] >= 1
+    assert app.state.container.user_cache.stats["hit"] == 0
+    assert app.state.container.user_cache.stats["error"] >= 1

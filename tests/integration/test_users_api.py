@@ -20,7 +20,7 @@ PUBLIC_FIELDS = {"id", "email", "is_active", "is_superuser", "created_at", "upda
 
 
 async def _count_users(app: FastAPI) -> int:
-    async with app.state.db.sessionmaker() as session:
+    async with app.state.container.database.sessionmaker() as session:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(User)) or 0)
 
 

@@ -22,7 +22,7 @@ HASH = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"  # pragma: a
 
 @pytest.fixture
 async def session(app):
-    async with serve(app), app.state.db.sessionmaker() as session:
+    async with serve(app), app.state.container.database.sessionmaker() as session:
         yield session
 
 
@@ -33,10 +33,10 @@ async def test_create_get_by_id_and_email_case_insensitively(session) -> None:
     await session.commit()
     assert user.email == "grace.hopper@navy.mil"
     assert isinstance(user.id, uuid.UUID)
-    assert (await repo.get_by_id(user.id)) is user
+    assert (await repo.get(user.id)) is user
     assert (await repo.get_by_email("GRACE.HOPPER@navy.mil")).id == user.id
     assert await repo.get_by_email("nobody@navy.mil") is None
-    assert await repo.get_by_id(uuid.uuid4()) is None
+    assert await repo.get(uuid.uuid4()) is None
     assert user.is_active is True
     assert user.is_superuser is False
     assert "argon2" not in repr(user)
@@ -48,7 +48,7 @@ async def test_timestamps_are_timezone_aware(session) -> None:
     user = await repo.create(email="t@example.com", hashed_password=HASH)
     await session.commit()
     session.expunge_all()
-    fresh = await UserRepository(session).get_by_id(user.id)
+    fresh = await UserRepository(session).get(user.id)
     assert fresh is not None
     for moment in (fresh.created_at, fresh.updated_at):
         assert isinstance(moment, datetime)
@@ -66,7 +66,7 @@ async def test_d6_duplicate_email_any_case_violates_the_unique_index(session) ->
     await session.rollback()
 
 
-async def test_set_active_superuser_and_password_hash(session) -> None:
+async def test_set_active_and_password_hash(session) -> None:
     """Flag and hash updates are single UPDATEs that bump updated_at and reload the object;
     deactivation and a password change increment the token version in SQL (T9)."""
     repo = UserRepository(session)
@@ -74,7 +74,6 @@ async def test_set_active_superuser_and_password_hash(session) -> None:
     await session.commit()
     before = user.updated_at
     assert await repo.set_active(user, False)
-    assert await repo.set_superuser(user, True)
     assert user.token_version == 1  # the object shows what the database computed
     rehash = {"expected": HASH, "new": HASH + "x", "revoke_tokens": False}
     assert await repo.replace_password_hash(user, **rehash)
@@ -83,9 +82,9 @@ async def test_set_active_superuser_and_password_hash(session) -> None:
     assert await repo.replace_password_hash(user, **change)
     await session.commit()
     session.expunge_all()
-    fresh = await repo.get_by_id(user.id)
+    fresh = await repo.get(user.id)
     assert fresh is not None
-    assert (fresh.is_active, fresh.is_superuser, fresh.hashed_password) == (False, True, HASH + "y")
+    assert (fresh.is_active, fresh.hashed_password) == (False, HASH + "y")
     assert fresh.token_version == 2
     assert fresh.updated_at > before
 
@@ -97,11 +96,11 @@ async def test_r2_pagination_is_ordered_and_capped(session) -> None:
         session.add(User(email=f"user{i:03d}@example.com", hashed_password=HASH))
     await session.commit()
     assert await repo.count() == MAX_PAGE_SIZE + 5
-    assert len(await repo.list_page(limit=10_000)) == MAX_PAGE_SIZE
-    assert len(await repo.list_page(offset=MAX_PAGE_SIZE, limit=50)) == 5
-    assert len(await repo.list_page(offset=-5, limit=-1)) == 0
-    first = await repo.list_page(limit=3)
-    again = await repo.list_page(limit=3)
+    assert len(await repo.list(limit=10_000)) == MAX_PAGE_SIZE
+    assert len(await repo.list(offset=MAX_PAGE_SIZE, limit=50)) == 5
+    assert len(await repo.list(offset=-5, limit=-1)) == 0
+    first = await repo.list(limit=3)
+    again = await repo.list(limit=3)
     assert [u.id for u in first] == [u.id for u in again]
 
 

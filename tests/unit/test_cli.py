@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import cli
-from app.core.settings import REDACTED, get_settings
+from app.core.secret_rules import REDACTED
+from app.core.settings import get_settings
 from app.users.models import User
 
 PASSWORD = "a fine superuser passphrase"  # pragma: allowlist secret

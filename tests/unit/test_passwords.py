@@ -11,8 +11,8 @@ import pytest
 from passlib.context import CryptContext
 from pydantic import ValidationError
 
-from app.auth import password_policy, passwords
-from app.auth.passwords import ARGON2_PARAMS, OWASP_FLOOR, PasswordHasher, build_context
+from app.credentials import password_policy, passwords
+from app.credentials.passwords import ARGON2_PARAMS, OWASP_FLOOR, PasswordHasher, build_context
 from app.users.schemas import UserCreate
 from tests.fixtures.auth import CHEAP_PARAMS
 

@@ -9,7 +9,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from app.hardening.breaker import CircuitBreaker, RedisGuard, RedisUnavailable
+from app.core.redis import CircuitBreaker, RedisGuard, RedisUnavailable
 
 
 class Clock:

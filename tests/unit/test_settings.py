@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.core.settings import (
-    DEFAULT_JWT_SECRET,
-    REDACTED,
-    Settings,
-    get_settings,
-    redact_url,
-    secret_weakness,
-)
+from app.core.secret_rules import DEFAULT_JWT_SECRET, REDACTED, redact_url, secret_weakness
+from app.core.settings import Settings, get_settings
 
 STRONG = "Zq3v9XyL0pWm7sRt2uKc8bNf4hJd6gTa"  # 32 random-looking bytes  # pragma: allowlist secret
 

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.auth.tokens import (
+from app.core.settings import Settings
+from app.credentials.tokens import (
     ACCESS_TOKEN_TYPE,
     MAX_TOKEN_LENGTH,
     InvalidToken,
@@ -25,7 +26,6 @@ from app.auth.tokens import (
     decode_access_claims,
     decode_access_token,
 )
-from app.core.settings import Settings
 
 #: Random, and at least 64 bytes so the HS512 test draws no key-length warning.
 SECRET = (

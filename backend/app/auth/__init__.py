@@ -1,2 +1,2 @@
-"""Authentication: password hashing, access tokens, current-user dependencies, login
-(SPEC §3.2, ADR-0017, ADR-0018, ADR-0019)."""
+"""Authentication: the login flow, the password change and their throttled attempts
+(ADR-0018, ADR-0019). The principal (``CurrentUser``) lives in ``app.users``."""

@@ -1,149 +1,31 @@
-"""Request dependencies: the current user, role checks, the password hasher (ADR-0019).
-
-Deny by default: a route is protected by depending on :func:`get_current_user`
-(or :data:`CurrentUser` / :func:`require_roles`); the route-table walk in
-``tests/integration/test_auth_routes_protected.py`` fails for any route that is
-neither protected nor on its explicit public allow-list (SECURITY A2).
-"""
+"""Request dependencies of the credential flows: the auth service and the throttled
+attempt (ADR-0028)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth.passwords import PasswordHasher, default_context
-from app.auth.tokens import InvalidToken, decode_access_claims
-from app.core.errors import Forbidden, ServiceUnavailable, Unauthorized
-from app.core.openapi import API_V1_PREFIX
-from app.core.settings import Settings
-from app.db.session import SessionDep
-from app.users.models import User
-from app.users.repository import UserRepository
-
-logger = logging.getLogger("app.auth")
-
-#: Reads ``Authorization: Bearer <token>`` only: never a query parameter or cookie (T10).
-#: ``auto_error=False`` so a missing token is *our* 401 envelope, not FastAPI's.
-oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl=f"{API_V1_PREFIX}/auth/login",
-    scheme_name="OAuth2PasswordBearer",
-    auto_error=False,
-)
-
-#: The one message for every authentication failure (no oracle, T1-T5).
-NOT_AUTHENTICATED = "Not authenticated."
+from app.auth.service import AuthService
+from app.container import ContainerDep
+from app.core.settings import SettingsDep
+from app.ratelimit.login_throttle import LoginAttempt
+from app.users.dependencies import UserServiceDep
 
 
-async def get_settings_dep(request: Request) -> Settings:
-    """The application's settings (``app.state.settings``)."""
-    settings: Settings = request.app.state.settings
-    return settings
+async def get_auth_service(accounts: UserServiceDep, settings: SettingsDep) -> AuthService:
+    """An :class:`AuthService` bound to the request's session, writing through the users
+    service."""
+    return AuthService(accounts, settings)
 
 
-async def get_password_hasher(request: Request) -> PasswordHasher:
-    """The application's :class:`PasswordHasher`, created on first use.
-
-    One per application, so ``PASSWORD_HASH_MAX_CONCURRENCY`` and
-    ``PASSWORD_HASH_MAX_QUEUE`` bound the whole process (P11). Creation has no ``await``,
-    so two first requests cannot race.
-    """
-    state = request.app.state
-    hasher: PasswordHasher | None = getattr(state, "password_hasher", None)
-    if hasher is None:
-        settings: Settings = state.settings
-        hasher = PasswordHasher(
-            default_context(),
-            settings.password_hash_max_concurrency,
-            max_queue=settings.password_hash_max_queue,
-        )
-        state.password_hasher = hasher
-    return hasher
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
-def _reject(reason: str, **fields: object) -> Unauthorized:
-    logger.warning(
-        "authentication rejected", extra={"event": "auth.token", "outcome": reason, **fields}
-    )
-    return Unauthorized(NOT_AUTHENTICATED)
+async def get_login_attempt(request: Request, app: ContainerDep) -> LoginAttempt:
+    """The login throttle bound to this request's client IP (scope ``login``)."""
+    return app.login_throttle.attempt(request.scope)
 
 
-async def get_bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
-    """The request's bearer token, else a 401 envelope (no token is never a pass)."""
-    if not token:
-        raise _reject("missing_token")
-    return token
-
-
-#: The raw bearer token (e.g. to key a per-token budget); never log or store it.
-BearerToken = Annotated[str, Depends(get_bearer_token)]
-
-
-async def get_current_user(
-    session: SessionDep,
-    settings: Annotated[Settings, Depends(get_settings_dep)],
-    token: BearerToken,
-) -> User:
-    """The active user named by the bearer token, issued at the user's current token
-    version (T9), else a 401 envelope with ``WWW-Authenticate: Bearer``. A failed user
-    lookup is a 503, never a pass (E7)."""
-    try:
-        claims = decode_access_claims(token, settings)
-        user_id = claims.user_id
-    except InvalidToken as exc:
-        raise _reject("invalid_token", detail=str(exc)) from None
-    try:
-        user = await UserRepository(session).get_by_id(user_id)
-    except (SQLAlchemyError, OSError) as exc:
-        logger.error(
-            "authorization lookup failed; denying",
-            extra={"event": "auth.token", "outcome": "lookup_failed", "user_id": str(user_id)},
-        )
-        raise ServiceUnavailable("Authorization is temporarily unavailable.") from exc
-    if user is None:
-        raise _reject("unknown_user", user_id=str(user_id))
-    if not user.is_active:
-        raise _reject("inactive_user", user_id=str(user_id))
-    if claims.version != user.token_version:
-        raise _reject("revoked_token", user_id=str(user_id))
-    return user
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]
-
-#: Role name -> predicate on the user. "admin" is the superuser flag (ADR-0019).
-ROLES: dict[str, Callable[[User], bool]] = {"admin": lambda user: user.is_superuser}
-
-
-def require_roles(*roles: str) -> Callable[[User], Awaitable[User]]:
-    """A dependency that passes the current user holding *any* of ``roles``, else 403.
-
-    Unknown role names fail at import time, not at request time.
-    """
-    unknown = [role for role in roles if role not in ROLES]
-    if not roles or unknown:
-        raise ValueError(f"unknown roles: {unknown or 'none given'}")
-
-    async def dependency(user: CurrentUser) -> User:
-        if not any(ROLES[role](user) for role in roles):
-            logger.warning(
-                "authorization denied",
-                extra={
-                    "event": "authz.role",
-                    "outcome": "denied",
-                    "user_id": str(user.id),
-                    "required": ",".join(roles),
-                },
-            )
-            raise Forbidden()
-        return user
-
-    return dependency
-
-
-PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+LoginAttemptDep = Annotated[LoginAttempt, Depends(get_login_attempt)]

@@ -1,20 +1,19 @@
-"""Login (``/api/v1/auth/login``) and the legacy aliases ``/auth/login`` and ``/auth/me``
-(SPEC §3.1 #4, §3.2)."""
+"""Login (``/api/v1/auth/login``), password change (``/api/v1/auth/password``) and the
+deprecated legacy aliases ``/auth/login`` and ``/auth/me`` (ADR-0002, ADR-0018, ADR-0028)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Response
+from fastapi import APIRouter, Form, Response
 
-from app.auth.dependencies import BearerToken, CurrentUser, PasswordHasherDep, SettingsDep
+from app.auth.dependencies import AuthServiceDep, LoginAttemptDep
 from app.auth.schemas import LoginForm, PasswordChange, TokenResponse
 from app.auth.service import AuthService, email_fingerprint, token_fingerprint
 from app.core.errors import Forbidden, Unauthorized, error_responses
-from app.core.openapi import API_V1_PREFIX
-from app.db.session import SessionDep
-from app.hardening.cache import UserCacheDep
-from app.hardening.login_throttle import LoginAttempt, LoginAttemptDep
+from app.core.paths import API_V1_PREFIX
+from app.ratelimit.login_throttle import LoginAttempt
+from app.users.dependencies import BearerToken, CurrentUser
 from app.users.schemas import UserPublic
 
 router = APIRouter(prefix=f"{API_V1_PREFIX}/auth", tags=["auth"])
@@ -22,14 +21,6 @@ router = APIRouter(prefix=f"{API_V1_PREFIX}/auth", tags=["auth"])
 legacy_router = APIRouter(prefix="/auth", tags=["auth"], deprecated=True)
 
 
-async def get_auth_service(
-    session: SessionDep, hasher: PasswordHasherDep, settings: SettingsDep, cache: UserCacheDep
-) -> AuthService:
-    """An :class:`AuthService` bound to the request's session."""
-    return AuthService(session, hasher, settings, cache)
-
-
-AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 #: 429: brute-force protection (ADR-0028, SECURITY P10); 503: hashing backlog full (P11).
 LOGIN_ERRORS = error_responses(401, 422, 429, 503, retry_after=(429, 503))
 

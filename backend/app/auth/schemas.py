@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.password_policy import MAX_LENGTH
+from app.credentials.password_policy import MAX_LENGTH
 from app.users.models import EMAIL_MAX_LENGTH
 from app.users.schemas import NewPassword
 

@@ -12,15 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.auth.passwords import PasswordHasher
-from app.auth.tokens import AccessToken, create_access_token
 from app.core.errors import Conflict, Forbidden, Unauthorized
 from app.core.settings import Settings
-from app.hardening.cache import JsonCache
+from app.credentials.tokens import AccessToken, create_access_token
 from app.users.models import User, normalize_email
-from app.users.repository import UserRepository
 from app.users.service import UserService
 
 logger = logging.getLogger("app.auth")
@@ -45,17 +40,11 @@ def token_fingerprint(token: str) -> str:
 class AuthService:
     """Authenticate users and mint their access tokens."""
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        hasher: PasswordHasher,
-        settings: Settings,
-        cache: JsonCache | None = None,
-    ) -> None:
-        self.users = UserRepository(session)
-        #: Writes to users go through the users service (one path, cache invalidated).
-        self.accounts = UserService(session, hasher, cache)
-        self.hasher = hasher
+    def __init__(self, accounts: UserService, settings: Settings) -> None:
+        #: Users are read and written through the users service (the one write path,
+        #: which invalidates the cache); its hasher checks the passwords.
+        self.accounts = accounts
+        self.hasher = accounts.hasher
         self.settings = settings
 
     def _fail(self, outcome: str, *, user_id: str | None = None, email: str = "") -> Unauthorized:
@@ -72,7 +61,7 @@ class AuthService:
 
     async def authenticate(self, email: str, password: str) -> User:
         """The active user with these credentials, else :class:`Unauthorized`."""
-        user = await self.users.get_by_email(email)
+        user = await self.accounts.find_by_email(email)
         if user is None:
             await self.hasher.dummy_verify(password)
             raise self._fail("unknown_email", email=email)

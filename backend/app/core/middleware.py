@@ -1,9 +1,9 @@
 """Pure-ASGI middleware: the outermost guard and the body-size limit (ADR-0006).
 
-No ``BaseHTTPMiddleware`` anywhere: it costs ~4x throughput (NOTES.md).
+No ``BaseHTTPMiddleware`` anywhere: it costs ~4x throughput (ADR-0006).
 
 :class:`RequestGuardMiddleware` is the outermost layer. It assigns the request
-id (SPEC §3.1 #2), stamps ``X-Request-ID`` on every response, writes exactly one
+id (ADR-0003), stamps ``X-Request-ID`` on every response, writes exactly one
 summary log line per request, drops the body of every ``HEAD`` response (the
 health probes answer ``HEAD``, ADR-0001), and turns any exception that escapes the
 inner layers into the JSON envelope, so even a failing middleware never produces a
@@ -21,13 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError, RequestBodyTooLarge, render_exception
 from app.core.logging import AccessLog
-from app.core.request_context import request_id_var, sanitize_request_id
+from app.core.request_context import REQUEST_ID_HEADER, request_id_var, sanitize_request_id
 
 error_logger = logging.getLogger("app.errors")
 
-_REQUEST_ID = b"x-request-id"
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode("ascii")
 #: OpenTelemetry semantic-convention attribute for the response's ``X-Request-ID``.
-SPAN_REQUEST_ID = "http.response.header.x-request-id"
+SPAN_REQUEST_ID = f"http.response.header.{REQUEST_ID_HEADER.lower()}"
 
 #: ``(method, route template, status, seconds)``: called once per request when set.
 RequestObserver = Callable[[str, str, int, float], None]

@@ -30,21 +30,6 @@ TAGS: list[dict[str, Any]] = [
     {"name": "users", "description": "Sign-up and user lookup."},
 ]
 
-#: The versioned public surface (SPEC §3.1 #4). Domain routers put it in their own
-#: ``prefix`` so ``scope["route"].path_format`` is the full route template (ADR-0002).
-API_V1_PREFIX = "/api/v1"
-#: The probes (SPEC §3.2): legacy ``/health`` and ``/api/v1/health/{live,ready}``. Exempt
-#: from rate limiting (ADR-0024) and never traced (ADR-0026).
-LEGACY_HEALTH_PATH = "/health"
-HEALTH_PREFIX = f"{API_V1_PREFIX}/health"
-
-
-def is_probe_path(path: str) -> bool:
-    """``/health`` or ``/api/v1/health/...``: the probes, the only paths outside the rate
-    limit (ADR-0024) and never traced (ADR-0026). ``/api/v1/healthz`` is not one."""
-    return path in (LEGACY_HEALTH_PATH, HEALTH_PREFIX) or path.startswith(f"{HEALTH_PREFIX}/")
-
-
 # --- Errors every operation can return, whatever its author declared (ADR-0021) --------------
 #: Returned by layers outside any route: the body limit (413) and the outermost guard (500).
 ALWAYS_POSSIBLE: tuple[int, ...] = (413, 500)

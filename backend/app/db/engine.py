@@ -59,7 +59,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 class Database:
-    """The engine plus its session factory; lives on ``app.state.db``."""
+    """The engine plus its session factory; lives on ``app.state.container.database``."""
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)

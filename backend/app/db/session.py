@@ -23,8 +23,10 @@ _AFTER_COMMIT = "after_commit"
 
 
 def get_database(request: Request) -> Database:
-    """The application's :class:`Database` (opened by the lifespan)."""
-    db: Database = request.app.state.db
+    """The application's :class:`Database`: the ``database`` field of the application
+    container (``app.state.container``, app/container.py), read by name because ``db``
+    imports nothing above ``core``."""
+    db: Database = request.app.state.container.database
     return db
 
 

@@ -9,13 +9,14 @@ would only duplicate it, and schemathesis treats ``HEAD`` as implicit too.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from app.core.openapi import HEALTH_PREFIX, LEGACY_HEALTH_PATH
+from app.container import ContainerDep
+from app.core.paths import HEALTH_PREFIX, LEGACY_HEALTH_PATH
 from app.health.checks import readiness
 from app.health.schemas import HealthStatus, Readiness
 
-#: Mounted at the root: the legacy probe whose body is a contract (SPEC §3.1 #1).
+#: Mounted at the root: the legacy probe whose body is a contract (ADR-0001).
 legacy_router = APIRouter(tags=["health"])
 #: Mounted under ``/api/v1``.
 router = APIRouter(prefix=HEALTH_PREFIX, tags=["health"])
@@ -43,13 +44,13 @@ async def live() -> HealthStatus:
     summary="Readiness probe",
     responses={503: {"model": Readiness, "description": "The database is unavailable."}},
 )
-async def ready(request: Request, response: Response) -> Readiness:
+async def ready(app: ContainerDep, response: Response) -> Readiness:
     """Database and (if configured) Redis reachable within the check timeout.
 
     200 ``ok``; 200 ``degraded`` when only Redis fails; 503 ``error`` when the database fails.
     """
-    state = request.app.state
-    result = await readiness(state.db, state.redis, state.settings.health_check_timeout_seconds)
+    timeout = app.settings.health_check_timeout_seconds
+    result = await readiness(app.database, app.redis.client, timeout)
     if result.status == "error":
         response.status_code = 503
     return result

@@ -1,1 +1,2 @@
-"""Users: model, schemas, repository, service and routes (SPEC §3.2, ADR-0031)."""
+"""Users: model, schemas, repository, service, routes and the principal dependencies
+(``CurrentUser``, ``AdminUser``; ADR-0031, ADR-0032)."""

@@ -3,13 +3,11 @@ they call :mod:`app.users.service`."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
-from app.db.repository import MAX_PAGE_SIZE, Repository
+from app.db.repository import Repository
 from app.users.models import User, normalize_email
 
 
@@ -17,10 +15,6 @@ class UserRepository(Repository[User]):
     """Queries on the ``users`` table."""
 
     model = User
-
-    async def get_by_id(self, user_id: uuid.UUID) -> User | None:
-        """The user with ``user_id``, or ``None``."""
-        return await self.get(user_id)
 
     async def get_by_email(self, email: str) -> User | None:
         """The user whose address equals ``email`` case-insensitively, or ``None``."""
@@ -45,10 +39,6 @@ class UserRepository(Repository[User]):
             is_active=is_active,
         )
         return await self.add(user)
-
-    async def list_page(self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE) -> Sequence[User]:
-        """One page of users, oldest first; ``limit`` capped at ``MAX_PAGE_SIZE`` (R2)."""
-        return await self.list(offset=offset, limit=limit)
 
     async def _update(self, user: User, *conditions: Any, **values: Any) -> bool:
         """One ``UPDATE users SET ... WHERE id = :id [AND conditions]``, computed by the
@@ -76,10 +66,6 @@ class UserRepository(Repository[User]):
         if active:
             return await self._update(user, is_active=True)
         return await self._update(user, is_active=False, token_version=User.token_version + 1)
-
-    async def set_superuser(self, user: User, superuser: bool) -> bool:
-        """Grant or revoke the admin role."""
-        return await self._update(user, is_superuser=superuser)
 
     async def replace_password_hash(
         self, user: User, *, expected: str, new: str, revoke_tokens: bool

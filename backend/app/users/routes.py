@@ -1,23 +1,20 @@
 """``/api/v1/users``: sign-up, the current user, user lookup, admin listing and deletion
-(SPEC §3.2)."""
+(ADR-0019, ADR-0031)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from app.auth.dependencies import CurrentUser, PasswordHasherDep, require_roles
+from app.container import ContainerDep
 from app.core.errors import error_responses
-from app.core.openapi import API_V1_PREFIX
-from app.db.session import SessionDep
-from app.hardening.cache import UserCacheDep
-from app.hardening.signup_throttle import SignupAttemptDep
-from app.users.models import User
+from app.core.paths import API_V1_PREFIX
+from app.users.dependencies import AdminUser, CurrentUser, UserServiceDep
 from app.users.schemas import UserCreate, UserPage, UserPublic
-from app.users.service import MAX_PAGE_SIZE, UserService
+from app.users.service import MAX_PAGE_SIZE
 
 router = APIRouter(prefix=f"{API_V1_PREFIX}/users", tags=["users"])
 
@@ -55,16 +52,6 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def get_user_service(
-    session: SessionDep, hasher: PasswordHasherDep, cache: UserCacheDep
-) -> UserService:
-    """A :class:`UserService` bound to the request's session."""
-    return UserService(session, hasher, cache)
-
-
-UserServiceDep = Annotated[UserService, Depends(get_user_service)]
-
-
 @router.post(
     "",
     status_code=201,
@@ -73,13 +60,13 @@ UserServiceDep = Annotated[UserService, Depends(get_user_service)]
     responses={**_CREATED, **error_responses(409, 422, 429, 503, retry_after=(429, 503))},
 )
 async def create_user(
-    body: UserCreate, service: UserServiceDep, signup: SignupAttemptDep
+    body: UserCreate, service: UserServiceDep, request: Request, app: ContainerDep
 ) -> UserPublic:
     """Create an account. The email is unique case-insensitively (409 otherwise);
     ``is_superuser``/``is_active`` and any other field are rejected (422). Sign-ups are
     throttled per client IP (429 with ``Retry-After``); when the server's password-hashing
     backlog is full the answer is 503 with ``Retry-After`` at once."""
-    await signup.hit()  # before any lookup or hashing (ADR-0028)
+    await app.signup_throttle.hit(request.scope)  # before any lookup or hashing (ADR-0028)
     user = await service.sign_up(body.email, body.password)
     return UserPublic.model_validate(user)
 
@@ -102,7 +89,7 @@ async def read_me(user: CurrentUser) -> UserPublic:
 )
 async def list_users(
     service: UserServiceDep,
-    _: Annotated[User, Depends(require_roles("admin"))],
+    _: AdminUser,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
 ) -> UserPage:
@@ -138,11 +125,7 @@ async def read_user(user_id: uuid.UUID, caller: CurrentUser, service: UserServic
     responses=error_responses(403, 404, 409, 422),
     response_class=Response,
 )
-async def delete_user(
-    user_id: uuid.UUID,
-    caller: Annotated[User, Depends(require_roles("admin"))],
-    service: UserServiceDep,
-) -> None:
+async def delete_user(user_id: uuid.UUID, caller: AdminUser, service: UserServiceDep) -> None:
     """Delete an account. Superusers only (403 otherwise); 404 for an unknown id; 409 for
     your own account. The id stays gone: reads are 404 and its tokens 401."""
     await service.delete(caller, user_id)

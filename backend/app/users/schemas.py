@@ -2,7 +2,7 @@
 
 * :class:`UserCreate` is the *only* input a sign-up accepts: strict types,
   unknown fields rejected (so ``is_superuser``/``is_active`` can never be set by
-  the body, SECURITY A3), password rules of :mod:`app.auth.password_policy`.
+  the body, SECURITY A3), password rules of :mod:`app.credentials.password_policy`.
 * :class:`UserPublic` is the *only* shape a user leaves the API in: an allow-list
   of fields, with no attribute that could carry the hash (A4, SPEC §3.1 #8).
 """
@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
-from app.auth.password_policy import MAX_LENGTH, MIN_LENGTH, check_new_password
+from app.credentials.password_policy import MAX_LENGTH, MIN_LENGTH, check_new_password
 from app.db.repository import MAX_PAGE_SIZE
 from app.users.models import EMAIL_MAX_LENGTH, mixes_scripts, normalize_email
 

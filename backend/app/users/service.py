@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.passwords import PasswordHasher
+from app.cache.json_cache import JsonCache
 from app.core.errors import Conflict, Forbidden, NotFound
+from app.credentials.passwords import PasswordHasher
 from app.db.repository import MAX_PAGE_SIZE
 from app.db.session import after_commit
-from app.hardening.cache import JsonCache
 from app.users.models import User
 from app.users.repository import UserRepository
 from app.users.schemas import UserPublic
@@ -58,12 +58,6 @@ class UserService:
             await self._changed(user)
         return user
 
-    async def set_superuser(self, user: User, superuser: bool) -> User:
-        """Grant or revoke the admin role."""
-        if await self.repo.set_superuser(user, superuser):
-            await self._changed(user)
-        return user
-
     async def upgrade_password_hash(self, user: User, *, verified: str, new: str) -> bool:
         """Store a stronger hash of the *same* password (a login rehash): tokens stay valid.
         Compare-and-set against ``verified``, the hash the password was checked against:
@@ -86,6 +80,10 @@ class UserService:
         if written:
             await self._changed(user)
         return written
+
+    async def find_by_email(self, email: str) -> User | None:
+        """The user with this address (same normalisation as sign-up), or ``None``."""
+        return await self.repo.get_by_email(email)
 
     async def sign_up(self, email: str, password: str, *, is_superuser: bool = False) -> User:
         """Create an account. A taken email (any case) is a :class:`Conflict` (409).
@@ -138,7 +136,7 @@ class UserService:
         self.authorize_read(caller, user_id)
         if caller.id == user_id:
             return caller
-        user = await self.repo.get_by_id(user_id)
+        user = await self.repo.get(user_id)
         if user is None:
             raise NotFound("User not found.")
         return user
@@ -164,7 +162,7 @@ class UserService:
         self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE
     ) -> tuple[Sequence[User], int]:
         """One page of users and the total count (admin only; the route enforces it)."""
-        return await self.repo.list_page(offset=offset, limit=limit), await self.repo.count()
+        return await self.repo.list(offset=offset, limit=limit), await self.repo.count()
 
     async def delete(self, caller: User, user_id: uuid.UUID) -> None:
         """Delete ``user_id``'s account (admins only; the route enforces it). The id stays
@@ -173,7 +171,7 @@ class UserService:
         deployment always keeps the admin who acts."""
         if caller.id == user_id:
             raise Conflict(CANNOT_DELETE_SELF)
-        user = await self.repo.get_by_id(user_id)
+        user = await self.repo.get(user_id)
         if user is None:
             raise NotFound("User not found.")
         await self.repo.delete(user)

@@ -1,5 +1,5 @@
-"""Telemetry behind one protocol: ``noop`` (default), ``log``, plus optional Prometheus
-(ADR-0026, SPEC §3.3).
+"""Request and event metrics behind one protocol: ``noop`` (default), ``log``, plus
+optional Prometheus (ADR-0026).
 
 The outermost guard (:class:`app.core.middleware.RequestGuardMiddleware`) calls an
 *observer* once per request with ``(method, route template, status, seconds)``.
@@ -12,9 +12,7 @@ all, so telemetry costs nothing on the hot path. Features report counters throug
 * Prometheus (``METRICS_ENABLED=true``): ``http_requests_total``,
   ``http_request_duration_seconds`` and ``app_events_total`` in the app's own registry,
   served at ``GET /metrics`` (outside ``/api/v1``; expose it on an internal network only).
-* OpenTelemetry (``OPENTELEMETRY_ENABLED=true``): FastAPI's native traces and metrics,
-  configured by :func:`native_telemetry_config`; off by default, when FastAPI does no
-  per-request work for it at all.
+* OpenTelemetry is configured apart, in :mod:`app.telemetry.tracing`.
 """
 
 from __future__ import annotations
@@ -22,21 +20,19 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, MutableMapping
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
-from fastapi.telemetry import TelemetryConfig
-from prometheus_client import CollectorRegistry
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Histogram as PromHistogram
+from starlette.requests import Request
+from starlette.responses import Response
 
-from app.core.openapi import is_probe_path
+from app.core.middleware import RequestObserver
 from app.core.settings import Settings
 
 logger = logging.getLogger("app.telemetry")
-
-#: ``(method, route template, status, seconds)`` -> None; what the guard calls.
-Observer = Callable[[str, str, int, float], None]
 
 
 class Telemetry(Protocol):
@@ -118,6 +114,10 @@ class PrometheusTelemetry:
     def event(self, name: str, result: str) -> None:
         self.events.labels(name, result).inc()
 
+    async def scrape(self, _: Request) -> Response:
+        """``GET /metrics``: this registry in the Prometheus text format."""
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
 
 class FanOut:
     """Several backends as one."""
@@ -147,32 +147,6 @@ def build_telemetry(settings: Settings) -> tuple[Telemetry, PrometheusTelemetry 
     return (backends[0] if len(backends) == 1 else FanOut(*backends)), prometheus
 
 
-def observer_for(telemetry: Telemetry) -> Observer | None:
+def observer_for(telemetry: Telemetry) -> RequestObserver | None:
     """The guard's per-request hook, or ``None`` (nothing to call) for noop."""
     return None if isinstance(telemetry, NoopTelemetry) else telemetry.request
-
-
-def is_health_probe(scope: MutableMapping[str, Any]) -> bool:
-    """``/health`` and ``/api/v1/health/*``: polled every few seconds, never traced."""
-    return is_probe_path(scope.get("path", ""))
-
-
-def native_telemetry_config(settings: Settings) -> TelemetryConfig:
-    """``FastAPI(telemetry=...)`` for ``settings`` (ADR-0026).
-
-    FastAPI >= 0.142 traces every request as soon as *any* OpenTelemetry provider is
-    registered in the process, and checks for one on every request. Here it is explicit:
-    ``OPENTELEMETRY_ENABLED=false`` turns every signal off (no per-request check);
-    ``true`` turns on traces and metrics with exporters from the standard ``OTEL_*``
-    variables (``auto_configure``) or the providers the process registered. Log export
-    stays off either way: it would ship exception messages and stack traces past the
-    redaction of ADR-0004.
-    """
-    enabled = settings.opentelemetry_enabled
-    return {
-        "tracing": enabled,
-        "metrics": enabled,
-        "logs": False,
-        "auto_configure": enabled,
-        "exclude": is_health_probe,
-    }

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from app.core.redis import RedisGuard, RedisUnavailable
+from app.telemetry.metrics import Telemetry
 
-from app.hardening.breaker import RedisGuard, RedisUnavailable
-from app.hardening.telemetry import Telemetry
-
-logger = logging.getLogger("app.hardening.cache")
+logger = logging.getLogger("app.cache")
 
 
 class JsonCache:
@@ -106,12 +104,3 @@ class JsonCache:
             logger.debug("cache invalidation deferred", extra={"keys": len(keys)})
             return
         self._pending.difference_update(keys)
-
-
-async def get_user_cache(request: Request) -> JsonCache | None:
-    """The application's user payload cache, if the app has one."""
-    cache: JsonCache | None = getattr(request.app.state, "user_cache", None)
-    return cache
-
-
-UserCacheDep = Annotated[JsonCache | None, Depends(get_user_cache)]

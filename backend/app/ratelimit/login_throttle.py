@@ -32,16 +32,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, NoReturn
+from typing import NoReturn
 
-from fastapi import Depends, Request
+from starlette.types import Scope
 
-from app.core.errors import RateLimited
+from app.core.proxies import TrustedProxies
 from app.core.settings import Settings
-from app.hardening.limiter import Decision, Limiter, window
-from app.hardening.ratelimit import client_ip, parse_networks
+from app.ratelimit.limiter import Decision, Limiter, refuse, window
 
-logger = logging.getLogger("app.hardening.login")
+logger = logging.getLogger("app.ratelimit.login")
 
 TOO_MANY_ATTEMPTS = "Too many failed login attempts. Try again later."
 TOO_MANY_CHANGES = "Too many wrong current passwords. Try again later."
@@ -55,14 +54,19 @@ MESSAGES = {
 class LoginThrottle:
     """Per-subject and per-IP attempt counters (one per application)."""
 
-    def __init__(self, limiter: Limiter, settings: Settings) -> None:
+    def __init__(self, limiter: Limiter, settings: Settings, proxies: TrustedProxies) -> None:
         self.limiter = limiter
+        self.proxies = proxies
         self.enabled = settings.login_throttle_enabled
         self.per_subject = window(
             settings.login_max_failures_per_account, settings.login_window_seconds
         )
         self.per_ip = window(settings.login_max_failures_per_ip, settings.login_window_seconds)
-        self.trusted = parse_networks(settings.trusted_proxies)
+
+    def attempt(self, scope: Scope, kind: str = "login") -> LoginAttempt:
+        """This throttle bound to the request's client IP, for ``kind`` (``login`` or
+        ``password``)."""
+        return LoginAttempt(self, self.proxies.client_ip(scope), kind)
 
     async def begin(self, scope: str, subject: str, ip: str) -> None:
         """Count one attempt; raise :class:`RateLimited` (429) if that spends a budget.
@@ -98,11 +102,7 @@ class LoginThrottle:
             "attempts throttled",
             extra={"event": f"auth.{scope}", "outcome": "throttled", "by": kind},
         )
-        raise RateLimited(
-            MESSAGES[scope],
-            details={"retry_after": decision.reset_after},
-            headers={"Retry-After": str(decision.reset_after)},
-        )
+        refuse(decision, MESSAGES[scope])
 
 
 class LoginAttempt:
@@ -134,12 +134,3 @@ class LoginAttempt:
             await throttle.abandoned(self.scope, subject, self.ip)
             raise
         await throttle.succeeded(self.scope, subject, self.ip)
-
-
-async def get_login_attempt(request: Request) -> LoginAttempt:
-    """Dependency: the application's :class:`LoginThrottle` for this request's client."""
-    throttle: LoginThrottle = request.app.state.login_throttle
-    return LoginAttempt(throttle, client_ip(request.scope, throttle.trusted))
-
-
-LoginAttemptDep = Annotated[LoginAttempt, Depends(get_login_attempt)]

@@ -25,6 +25,7 @@ from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.errors import error_response
+from app.core.request_context import REQUEST_ID_HEADER
 from app.core.settings import Settings
 
 #: API responses are JSON: nothing may be loaded, framed or executed from them.
@@ -37,7 +38,7 @@ DOCS_CSP = (
 )
 #: Headers CORS lets browsers read on cross-origin responses.
 EXPOSED_HEADERS = [
-    "X-Request-ID",
+    REQUEST_ID_HEADER,
     "Retry-After",
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
@@ -82,7 +83,7 @@ def cors_options(settings: Settings) -> dict[str, object]:
         "allow_origins": settings.cors_origins,
         "allow_credentials": settings.cors_allow_credentials,
         "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        "allow_headers": ["Authorization", "Content-Type", "X-Request-ID"],
+        "allow_headers": ["Authorization", "Content-Type", REQUEST_ID_HEADER],
         "expose_headers": EXPOSED_HEADERS,
         "max_age": 600,
     }

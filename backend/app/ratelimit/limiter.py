@@ -1,7 +1,7 @@
 """Fixed-window counters from the ``limits`` library over Redis or process memory (ADR-0024).
 
 :class:`Limiter` runs one ``limits`` strategy (fixed window) against the shared Redis
-pool, through :class:`~app.hardening.breaker.RedisGuard`. When Redis is unavailable it
+pool, through :class:`~app.core.redis.RedisGuard`. When Redis is unavailable it
 either reports "no decision" (``None``: the caller fails open) or, with
 ``fallback_to_memory=True`` (the login throttle, which must not fail open), answers from
 process memory. Such a limiter counts every hit in memory *as well as* in Redis and
@@ -23,14 +23,15 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from redis.asyncio import Redis
 
-from app.hardening.breaker import RedisGuard, RedisUnavailable
+from app.core.errors import RateLimited
+from app.core.redis import RedisGuard, RedisUnavailable
 
 T = TypeVar("T")
 
@@ -121,6 +122,15 @@ class Limiter:
             await strategy.clear(item, *ids)
 
         await self._everywhere(op)
+
+
+def refuse(decision: Decision, message: str) -> NoReturn:
+    """Raise the 429 envelope for a refused ``decision``, with ``Retry-After``."""
+    raise RateLimited(
+        message,
+        details={"retry_after": decision.reset_after},
+        headers={"Retry-After": str(decision.reset_after)},
+    )
 
 
 def _stricter(a: Decision, b: Decision) -> Decision:

@@ -1,12 +1,13 @@
-"""The general rate limit: a pure-ASGI layer over :class:`~app.hardening.limiter.Limiter`
-(SPEC §3.3, ADR-0024, SECURITY RL1-RL7, R6).
+"""The general rate limit: a pure-ASGI layer over :class:`~app.ratelimit.limiter.Limiter`
+(ADR-0024, SECURITY RL1-RL7, R6).
 
 * Scope: every path except the health probes (``/health``, ``/api/v1/health/...``): the
   ``/api/v1`` surface, the legacy ``/auth/*`` aliases, the docs pages and schema,
   ``/metrics`` and unknown paths alike, so no alias escapes the limit.
 * Key: ``user:<id>`` when the bearer token verifies (signature and claims, no database
-  lookup), else ``ip:<client address>`` (:func:`client_ip`: ``X-Forwarded-For`` only
-  from ``TRUSTED_PROXIES``).
+  lookup), else ``ip:<client address>``
+  (:meth:`~app.core.proxies.TrustedProxies.client_ip`: ``X-Forwarded-For`` only from
+  ``TRUSTED_PROXIES``).
 * Every limited-scope response carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``
   and ``X-RateLimit-Reset`` (seconds until the window resets); over the limit the
   answer is the 429 envelope with ``Retry-After``.
@@ -17,56 +18,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
-from app.core.openapi import is_probe_path
-from app.hardening.limiter import Decision, Limiter, window
+from app.core.paths import is_probe_path
+from app.core.proxies import TrustedProxies
+from app.ratelimit.limiter import Decision, Limiter, window
 
-logger = logging.getLogger("app.hardening.ratelimit")
+logger = logging.getLogger("app.ratelimit")
 
 #: Token -> subject id, or ``None`` if the token does not verify (injected by main.py).
 SubjectResolver = Callable[[str], str | None]
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
-
-
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in trusted)
-
-
-def client_ip(scope: Scope, trusted: Sequence[Network]) -> str:
-    """The client address used for limits (SECURITY R6).
-
-    The TCP peer, unless the peer is a trusted proxy: then ``X-Forwarded-For`` is read
-    from the right, skipping trusted proxies; the first untrusted, well-formed address is
-    the client. A spoofed header from an untrusted peer is ignored.
-    """
-    client = scope.get("client")
-    peer = client[0] if client else "unknown"
-    if not trusted or not _is_trusted(peer, trusted):
-        return peer
-    forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for")
-    hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
-    for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            return peer  # garbage in the chain: fall back to what we know
-        if not _is_trusted(hop, trusted):
-            return hop
-    return hops[0] if hops else peer
 
 
 def in_scope(path: str) -> bool:
@@ -103,13 +68,13 @@ class RateLimitMiddleware:
         limiter: Limiter,
         requests: int,
         window_seconds: int,
-        trusted_proxies: Sequence[str] = (),
+        proxies: TrustedProxies,
         subject_of: SubjectResolver | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.item = window(requests, window_seconds)
-        self.trusted = parse_networks(trusted_proxies)
+        self.proxies = proxies
         self.subject_of = subject_of
 
     def key_for(self, scope: Scope) -> str:
@@ -118,7 +83,7 @@ class RateLimitMiddleware:
             subject = self.subject_of(token)
             if subject:
                 return f"user:{subject}"
-        return f"ip:{client_ip(scope, self.trusted)}"
+        return f"ip:{self.proxies.client_ip(scope)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not in_scope(scope["path"]):

@@ -1,0 +1,1 @@
+"""The JSON cache in Redis (fail-open, one per cached resource)."""

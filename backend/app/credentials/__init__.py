@@ -1,0 +1,1 @@
+"""Password hashing, the password policy and access tokens: the credential primitives."""

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus / log) and FastAPI's native OpenTelemetry switch."""

@@ -1,0 +1,132 @@
+"""The principal: who is calling, as request dependencies (ADR-0019, ADR-0032).
+
+``users`` owns the principal (the :class:`~app.users.models.User` a bearer token names);
+``auth`` (login, password change) builds on it and ``users`` never imports ``auth``.
+
+Deny by default: a route is protected by depending on :func:`get_current_user`
+(or :data:`CurrentUser` / :func:`require_roles`); the route-table walk in
+``tests/integration/test_auth_routes_protected.py`` fails for any route that is
+neither protected nor on its explicit public allow-list (SECURITY A2).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.container import ContainerDep
+from app.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+from app.core.paths import API_V1_PREFIX
+from app.core.settings import SettingsDep
+from app.credentials.tokens import InvalidToken, decode_access_claims
+from app.db.session import SessionDep
+from app.users.models import User
+from app.users.repository import UserRepository
+from app.users.service import UserService
+
+logger = logging.getLogger("app.auth")
+
+#: Reads ``Authorization: Bearer <token>`` only: never a query parameter or cookie (T10).
+#: ``auto_error=False`` so a missing token is *our* 401 envelope, not FastAPI's.
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=f"{API_V1_PREFIX}/auth/login",  # the login route of app.auth (a URL, no import)
+    scheme_name="OAuth2PasswordBearer",
+    auto_error=False,
+)
+
+#: The one message for every authentication failure (no oracle, T1-T5).
+NOT_AUTHENTICATED = "Not authenticated."
+
+
+def _reject(reason: str, **fields: object) -> Unauthorized:
+    logger.warning(
+        "authentication rejected", extra={"event": "auth.token", "outcome": reason, **fields}
+    )
+    return Unauthorized(NOT_AUTHENTICATED)
+
+
+async def get_bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
+    """The request's bearer token, else a 401 envelope (no token is never a pass)."""
+    if not token:
+        raise _reject("missing_token")
+    return token
+
+
+#: The raw bearer token (e.g. to key a per-token budget); never log or store it.
+BearerToken = Annotated[str, Depends(get_bearer_token)]
+
+
+async def get_current_user(session: SessionDep, settings: SettingsDep, token: BearerToken) -> User:
+    """The active user named by the bearer token, issued at the user's current token
+    version (T9), else a 401 envelope with ``WWW-Authenticate: Bearer``. A failed user
+    lookup is a 503, never a pass (E7)."""
+    try:
+        claims = decode_access_claims(token, settings)
+        user_id = claims.user_id
+    except InvalidToken as exc:
+        raise _reject("invalid_token", detail=str(exc)) from None
+    try:
+        user = await UserRepository(session).get(user_id)
+    except (SQLAlchemyError, OSError) as exc:
+        logger.error(
+            "authorization lookup failed; denying",
+            extra={"event": "auth.token", "outcome": "lookup_failed", "user_id": str(user_id)},
+        )
+        raise ServiceUnavailable("Authorization is temporarily unavailable.") from exc
+    if user is None:
+        raise _reject("unknown_user", user_id=str(user_id))
+    if not user.is_active:
+        raise _reject("inactive_user", user_id=str(user_id))
+    if claims.version != user.token_version:
+        raise _reject("revoked_token", user_id=str(user_id))
+    return user
+
+
+#: Any active user with a valid token (401 otherwise).
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+#: Role name -> predicate on the user. "admin" is the superuser flag (ADR-0019).
+ROLES: dict[str, Callable[[User], bool]] = {"admin": lambda user: user.is_superuser}
+
+
+def require_roles(*roles: str) -> Callable[[User], Awaitable[User]]:
+    """A dependency that passes the current user holding *any* of ``roles``, else 403.
+
+    Unknown role names fail at import time, not at request time.
+    """
+    unknown = [role for role in roles if role not in ROLES]
+    if not roles or unknown:
+        raise ValueError(f"unknown roles: {unknown or 'none given'}")
+
+    async def dependency(user: CurrentUser) -> User:
+        if not any(ROLES[role](user) for role in roles):
+            logger.warning(
+                "authorization denied",
+                extra={
+                    "event": "authz.role",
+                    "outcome": "denied",
+                    "user_id": str(user.id),
+                    "required": ",".join(roles),
+                },
+            )
+            raise Forbidden()
+        return user
+
+    return dependency
+
+
+#: The current user, who must be an admin (403 otherwise).
+AdminUser = Annotated[User, Depends(require_roles("admin"))]
+
+
+async def get_user_service(session: SessionDep, app: ContainerDep) -> UserService:
+    """A :class:`UserService` bound to the request's session (the one user write path)."""
+    return UserService(session, app.hasher, app.user_cache)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
