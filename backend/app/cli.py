@@ -99,6 +99,29 @@ def _create_superuser(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_domain(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.scaffold import ScaffoldError, plan
+
+    root = Path(args.root) if args.root else Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        sys.stderr.write(f"error: {root} is not a source checkout (no pyproject.toml)\n")
+        return 2
+    try:
+        written = plan(root, args.name, args.singular).write()
+    except ScaffoldError as exc:
+        sys.stderr.write(f"error: {exc}; nothing was written\n")
+        return 2
+    for path in written:
+        sys.stdout.write(f"wrote {path.relative_to(root)}\n")
+    sys.stdout.write(
+        "next: make fmt && make openapi (make new-domain does both), then change the fields "
+        f"in backend/app/{args.name}/ and make check\n"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     superuser.add_argument("--email", required=True, help="the new admin's email")
     superuser.set_defaults(func=_create_superuser)
+
+    domain = commands.add_parser(
+        "new-domain", help="scaffold an owned-resource domain like items (ADR-0033)"
+    )
+    domain.add_argument("name", help="the plural, lower case: the package, table and URL name")
+    domain.add_argument("--singular", help="the singular when it is not the plural minus 's'")
+    domain.add_argument("--root", help=argparse.SUPPRESS)  # tests: a copy of the repository
+    domain.set_defaults(func=_new_domain)
     return parser
 
 

@@ -8,6 +8,7 @@ domain's models module here (ADR-0009).
 from __future__ import annotations
 
 from app.db.base import Base
+from app.items.models import Item
 from app.users.models import User
 
-__all__ = ["Base", "User"]
+__all__ = ["Base", "Item", "User"]

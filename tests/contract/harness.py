@@ -21,7 +21,7 @@ from typing import Any
 # does) then costs no schemathesis import; only a worker that runs a contract test
 # pays for it. ``hooks`` registers the generation filters.
 
-#: The login operation (OAuth2 password flow, form-encoded; SPEC §3.2).
+#: The login operation (OAuth2 password flow, form-encoded; ADR-0018).
 LOGIN_PATH = "/api/v1/auth/login"
 SIGNUP_PATH = "/api/v1/users"
 
@@ -49,6 +49,11 @@ ADMIN_ONLY_OPERATION_IDS = ("users_list", "users_delete")
 #: phase can create -> read -> delete -> read again (``use_after_free``). It runs after
 #: the peers' pass: it may delete any user but itself.
 ADMIN_PASS_OPERATION_IDS = (*ADMIN_ONLY_OPERATION_IDS, "users_create", "users_get")
+#: Statuses a schema-valid request may still get (``positive_data_acceptance``): the
+#: default list plus the precondition statuses of conditional writes (ADR-0033): a
+#: well-formed but stale ``If-Match`` is 412, a missing one 428 when required, exactly as
+#: a well-formed duplicate is 409. ``schemathesis.toml`` lists the same (a test checks).
+POSITIVE_DATA_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "412", "428", "429", "5xx"]
 #: A superuser, for the admin-only operations; never a peer (it may read everyone).
 ADMIN = Identity(
     "admin", "admin@contract.example.com", "admin-Contract-pass-3"
@@ -123,16 +128,23 @@ def create_superuser(settings: Any, identity: Identity = ADMIN) -> None:
 
 
 def delete_users_except_peers(database_url: str, keep: tuple[Identity, ...] = PEERS) -> None:
-    """Remove every user the fuzzer created, keeping ``keep`` (resets state between examples)."""
+    """Reset state between examples: every owned resource (any table with an ``owner_id``,
+    so a scaffolded domain is covered the day it exists) and every user the fuzzer
+    created, keeping ``keep``."""
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from app.models import Base
     from app.users.models import User
+
+    owned = [table for table in Base.metadata.sorted_tables if "owner_id" in table.c]
 
     async def delete() -> None:
         engine = create_async_engine(database_url)
         try:
             async with engine.begin() as conn:
+                for table in owned:
+                    await conn.execute(sa.delete(table))
                 await conn.execute(
                     sa.delete(User).where(User.email.not_in([i.email for i in keep]))
                 )

@@ -19,6 +19,7 @@ checks with more examples against a live server.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,9 @@ def contract_config(tmp_path: Path) -> dict[str, Any]:
     return {
         "seed": SEED,
         "generation": {"max-examples": 5, "database": "none"},
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": harness.POSITIVE_DATA_STATUSES}
+        },
         "phases": {"stateful": {"max-steps": 6}},
         "auth": {
             "wfc": {
@@ -103,8 +107,8 @@ def test_state_machine_follows_links_and_passes(
 
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
         def teardown(self) -> None:
-            # Every example starts from the same rows (alice and bob only), so a replay
-            # while Hypothesis shrinks sees the same 201/409 answers as the first run.
+            # Every example starts from the same rows (alice and bob, no owned resources),
+            # so a replay while Hypothesis shrinks sees the same 201/409 answers.
             harness.delete_users_except_peers(database_url)
             super().teardown()
 
@@ -119,3 +123,10 @@ def test_state_machine_follows_links_and_passes(
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+def test_the_fuzz_config_accepts_the_same_statuses_for_valid_data() -> None:
+    """``make fuzz`` (schemathesis.toml) and this in-process run judge valid data alike."""
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "schemathesis.toml").read_text())
+    accepted = config["checks"]["positive_data_acceptance"]["expected-statuses"]
+    assert accepted == harness.POSITIVE_DATA_STATUSES

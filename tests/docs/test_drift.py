@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -383,3 +384,21 @@ def test_checklist_row_left_planned_is_reported() -> None:
     )
     assert "docs/hardening.md says T2 is planned" in problems[1]
     assert "replace `planned` with the test(s)" in problems[1]
+
+
+# --- The documented single-test command --------------------------------------------------
+
+
+def test_the_documented_single_test_command_is_not_failed_by_the_coverage_gate() -> None:
+    """AGENTS.md's ``make test PYTEST_ARGS="..."`` runs a few tests: the 90 % coverage gate
+    of the whole suite must not fail it; the whole suite keeps the gate."""
+    documented = re.search(r'make test PYTEST_ARGS="([^"]+)"', _read("AGENTS.md"))
+    assert documented, "AGENTS.md documents the single-test command"
+
+    def planned(*args: str) -> str:
+        return subprocess.run(
+            ["make", "-n", "test", *args], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
+
+    assert "--cov-fail-under" not in planned(f"PYTEST_ARGS={documented[1]}")
+    assert "--cov-fail-under=90" in planned()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -150,13 +151,14 @@ def _redirecting_requests(app: FastAPI) -> list[tuple[str, str]]:
 
     requests: set[tuple[str, str]] = set()
     for route in api_routes(app):
-        path = route.path_format.replace("{user_id}", "7f0c2c2e-6a43-4c59-9d65-3c1a1a6f2b11")
+        # Every path parameter filled with a valid id: the request must reach the redirect.
+        path = re.sub(r"\{[^}]+\}", "7f0c2c2e-6a43-4c59-9d65-3c1a1a6f2b11", route.path_format)
         for method in {*(route.methods or ()), "GET"}:
             requests.add((method, path + "/"))
     for route in app.routes:
         if isinstance(route, Mount):  # /docs/assets -> /docs/assets/
             requests.add(("GET", route.path))
-        elif hasattr(route, "methods") and route.path != "/":
+        elif hasattr(route, "methods") and route.path != "/" and "{" not in route.path:
             requests.add(("GET", route.path + "/"))
     return sorted(requests)
 

@@ -1,9 +1,15 @@
-"""Migrations: upgrade -> downgrade -> upgrade on SQLite and PostgreSQL, and models and
-migrations agree (``alembic check``). ADR-0009, ADR-0031; SPEC §5."""
+"""Migrations: upgrade -> downgrade -> upgrade on SQLite and PostgreSQL, models and
+migrations agree (``alembic check``), and every revision follows the house style
+(ADR-0009, ADR-0031)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -152,3 +158,75 @@ def test_constraint_names_follow_the_convention() -> None:
     text = "".join(p.read_text() for p in VERSIONS.glob("*.py"))
     assert 'op.f("pk_users")' in text
     assert 'op.f("ix_users_email")' in text
+
+
+# --- House style (ADR-0009): what `make db-revision` writes and review keeps -------------
+
+_FILE_NAME = re.compile(r"(\d{8})_(\d{4})_[a-z0-9_]+\.py")
+BIN = Path(sys.executable).parent
+
+
+def _ruff_format_check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "ruff"), "format", "--check", *map(str, paths)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
+def test_migrations_follow_the_house_style() -> None:
+    """File ``YYYYMMDD_NNNN_slug.py``; revision ``NNNN`` = the file's, down_revision the one
+    before (consecutive, linear); timestamps default to ``sa.func.now()``, never a
+    dialect's text; formatted."""
+    files = sorted(VERSIONS.glob("*.py"), key=lambda p: p.name.split("_")[1])
+    assert files
+    previous = None
+    for path in files:
+        match = _FILE_NAME.fullmatch(path.name)
+        assert match, f"{path.name}: name it YYYYMMDD_NNNN_slug.py (make db-revision does)"
+        text = path.read_text(encoding="utf-8")
+        assert f'revision: str = "{match[2]}"' in text, f"{path.name}: revision must be {match[2]}"
+        down = f'"{previous}"' if previous else "None"
+        assert f"down_revision: str | Sequence[str] | None = {down}" in text, path.name
+        assert "CURRENT_TIMESTAMP" not in text.upper(), f"{path.name}: use sa.func.now()"
+        assert "now()')" not in text, f"{path.name}: use sa.func.now()"
+        assert 'now()")' not in text, f"{path.name}: use sa.func.now()"
+        previous = match[2]
+        assert previous == f"{files.index(path) + 1:04d}", f"{path.name}: ids are consecutive"
+    checked = _ruff_format_check(*files)
+    assert checked.returncode == 0, f"run `make fmt`:\n{checked.stdout}{checked.stderr}"
+
+
+@pytest.mark.slow
+def test_autogenerate_writes_the_house_style(tmp_path: Path) -> None:
+    """``alembic revision --autogenerate`` (what ``make db-revision`` runs), on a copy whose
+    last migration was removed, writes that migration again in the house style: the next
+    sequential id, ``sa.func.now()``, formatted by the post-write hook."""
+    repo = Path(__file__).resolve().parents[2]
+    shutil.copytree(
+        repo / "backend", tmp_path / "backend", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy2(repo / "pyproject.toml", tmp_path / "pyproject.toml")
+    versions = tmp_path / "backend" / "migrations" / "versions"
+    last = max(versions.glob("*.py"), key=lambda p: p.name.split("_")[1])
+    number = last.name.split("_")[1]
+    last.unlink()
+    env = {
+        **os.environ, "PYTHONPATH": str(tmp_path / "backend"), "APP_ENV_FILE": "/dev/null",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/t.db",
+    }  # fmt: skip
+    for command_ in (
+        ["-m", "app", "migrate"],
+        ["-m", "alembic", "revision", "--autogenerate", "-m", "again"],
+    ):
+        done = subprocess.run(
+            [sys.executable, *command_], cwd=tmp_path, env=env, capture_output=True, text=True,
+            check=False, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    (generated,) = versions.glob(f"*_{number}_again.py")
+    assert _FILE_NAME.fullmatch(generated.name)
+    text = generated.read_text(encoding="utf-8")
+    assert f'revision: str = "{number}"' in text
+    assert "sa.func.now()" in text
+    assert "CURRENT_TIMESTAMP" not in text
+    assert _ruff_format_check(generated).returncode == 0

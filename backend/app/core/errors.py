@@ -35,9 +35,11 @@ ERROR_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    428: "precondition_required",
     429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
@@ -50,9 +52,11 @@ DEFAULT_MESSAGES: dict[int, str] = {
     404: "The requested resource was not found.",
     405: "Method not allowed.",
     409: "The request conflicts with the current state of the resource.",
+    412: "The resource has changed since you read it: read it again.",
     413: "The request body is too large.",
     415: "Unsupported media type.",
     422: "The request is invalid.",
+    428: "This request must be conditional: send If-Match with the ETag you read.",
     429: "Too many requests.",
     500: "An internal error occurred.",
     503: "The service is temporarily unavailable.",
@@ -122,6 +126,18 @@ class NotFound(AppError):
 
 class Conflict(AppError):
     status_code = 409
+
+
+class PreconditionFailed(AppError):
+    """``If-Match`` named a version that is no longer current (a lost update avoided)."""
+
+    status_code = 412
+
+
+class PreconditionRequired(AppError):
+    """A write that must be conditional came without ``If-Match``."""
+
+    status_code = 428
 
 
 class PayloadTooLarge(AppError):

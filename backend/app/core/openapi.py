@@ -28,6 +28,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "health", "description": "Liveness and readiness probes."},
     {"name": "auth", "description": "Login (OAuth2 password flow) and the current user."},
     {"name": "users", "description": "Sign-up and user lookup."},
+    {"name": "items", "description": "Your items: the example owned resource."},
 ]
 
 # --- Errors every operation can return, whatever its author declared (ADR-0021) --------------

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = False
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: Writes to versioned resources (``PATCH /items/{id}``) must send ``If-Match``:
+    #: 428 without it (ADR-0033).
+    require_if_match: bool = False
 
     # --- Database ----------------------------------------------------------
     database_url: str = "sqlite+aiosqlite:///var/app.db"
