@@ -21,7 +21,7 @@ from typing import Any
 # does) then costs no schemathesis import; only a worker that runs a contract test
 # pays for it. ``hooks`` registers the generation filters.
 
-#: The login operation (OAuth2 password flow, form-encoded; SPEC §3.2).
+#: The login operation (OAuth2 password flow, form-encoded; ADR-0018).
 LOGIN_PATH = "/api/v1/auth/login"
 SIGNUP_PATH = "/api/v1/users"
 

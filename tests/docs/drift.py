@@ -27,6 +27,7 @@ CONFIG_PAGE = Path("docs/configuration.md")
 ENV_EXAMPLE = Path(".env.example")
 ADR_DIR = Path("adr")
 ADR_INDEX = ADR_DIR / "README.md"
+CHECKLIST_PAGE = Path("docs/security-checklist.md")
 TOP_LEVEL_FOLDERS = ("backend", "docs", "adr", "examples", "tests")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -39,7 +40,7 @@ def render_schema(schema: Mapping[str, Any]) -> str:
 
 
 def check_openapi_snapshot(schema: Mapping[str, Any], committed: str | None) -> list[str]:
-    """The committed snapshot equals what the app serves (SPEC §3.1 #9)."""
+    """The committed snapshot equals what the app serves (ADR-0015)."""
     fix = f"run `make openapi` and commit {SNAPSHOT}"
     if committed is None:
         return [f"{SNAPSHOT} is missing: {fix}"]
@@ -145,7 +146,7 @@ def check_settings(fields: Iterable[str], env_example: str, config_page: str) ->
 
 def check_folder_docs(root: Path) -> list[str]:
     """Every folder under ``backend/app`` has README.md (+ CONTRACT.md if it holds code);
-    every top-level folder of SPEC §2 has README.md."""
+    every top-level folder (``TOP_LEVEL_FOLDERS``) has README.md."""
     problems: list[str] = []
     app = root / APP_DIR
     folders = [app, *sorted(p for p in app.rglob("*") if p.is_dir())]
@@ -421,8 +422,11 @@ def load_pyproject(root: Path) -> dict[str, Any]:
 # --- Security checklist table ----------------------------------------------------
 
 _SECURITY_ID = re.compile(r"\b((?:RL|[TPAREHSD])\d{1,2})\b")
+#: A checklist row: ``| <a id="t1"></a>T1 | requirement | tests |`` (the anchor optional).
 _CHECKLIST_ROW = re.compile(
-    r"^\|[ \t]*((?:RL|[TPAREHSD])\d{1,2})[ \t]*\|[^\n]*\|[ \t]*([^|\n]*?)[ \t]*\|[ \t]*$", re.M
+    r"^\|[ \t]*(?:<a id=\"[\w-]+\"></a>)?((?:RL|[TPAREHSD])\d{1,2})[ \t]*\|[^\n]*\|"
+    r"[ \t]*([^|\n]*?)[ \t]*\|[ \t]*$",
+    re.M,
 )
 
 
@@ -448,7 +452,7 @@ def check_security_checklist(page: str, test_sources: Mapping[str, str]) -> list
         cell = rows.get(sid)
         if cell is not None and cell.lower().startswith("planned"):
             problems.append(
-                f"docs/hardening.md says {sid} is planned, but {', '.join(files)} claims "
+                f"{CHECKLIST_PAGE} says {sid} is planned, but {', '.join(files)} claims "
                 f"SECURITY {sid}: replace `planned` with the test(s) as "
                 "[`tests/path/test_file.py::test_name`](../tests/path/test_file.py)"
             )

@@ -1,5 +1,5 @@
 """Docs drift checks on the real repository, and proof that each one fires on planted drift
-(SPEC §3.1 #9; ADR-0015, ADR-0020, ADR-0023).
+(ADR-0015, ADR-0020, ADR-0023).
 
 Every failure message says how to fix it. The checkers live in :mod:`tests.docs.drift`.
 """
@@ -308,7 +308,7 @@ def test_unknown_make_command_is_reported() -> None:
 
 
 def test_import_contracts_pass() -> None:
-    """`lint-imports` (the layer rules of SPEC §2) passes on the tree."""
+    """`lint-imports` (the layer rules of ADR-0023) passes on the tree."""
     exe = Path(sys.executable).with_name("lint-imports")
     binary = str(exe) if exe.exists() else shutil.which("lint-imports")
     assert binary, "lint-imports is not installed: run `make install`"
@@ -362,12 +362,12 @@ def test_snapshot_is_sorted_and_newline_terminated() -> None:
     assert text == drift.render_schema(json.loads(text)), "run `make openapi`"
 
 
-# --- Security checklist on the hardening page --------------------------------------
+# --- Security checklist page --------------------------------------
 
 
 def test_security_checklist_is_current() -> None:
     problems = drift.check_security_checklist(
-        _read("docs/hardening.md"), drift.collect_test_sources(REPO)
+        _read(drift.CHECKLIST_PAGE), drift.collect_test_sources(REPO)
     )
     assert not problems, _fail(problems)
 
@@ -379,7 +379,8 @@ def test_checklist_row_left_planned_is_reported() -> None:
     problems = drift.check_security_checklist(page, sources)
     assert len(problems) == 2
     assert problems[0].startswith(
-        "docs/hardening.md says RL5 is planned, but tests/unit/test_tokens.py claims SECURITY RL5"
+        "docs/security-checklist.md says RL5 is planned, "
+        "but tests/unit/test_tokens.py claims SECURITY RL5"
     )
-    assert "docs/hardening.md says T2 is planned" in problems[1]
+    assert "docs/security-checklist.md says T2 is planned" in problems[1]
     assert "replace `planned` with the test(s)" in problems[1]

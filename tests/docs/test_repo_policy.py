@@ -81,7 +81,7 @@ def test_s3_dependency_floors_exclude_known_vulnerable_releases() -> None:
 
 
 def test_no_lock_file_records_download_urls() -> None:
-    """No lock file with download URLs is committed (SPEC §5, ADR-0022)."""
+    """No lock file with download URLs is committed (ADR-0022)."""
     present = [name for name in LOCK_FILES if (REPO / name).exists()]
     assert present == [], f"remove {present}: pin ranges in pyproject.toml instead"
     for path in REPO.glob("*.txt"):

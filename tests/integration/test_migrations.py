@@ -1,5 +1,5 @@
 """Migrations: upgrade -> downgrade -> upgrade on SQLite and PostgreSQL, and models and
-migrations agree (``alembic check``). ADR-0009, ADR-0031; SPEC §5."""
+migrations agree (``alembic check``). ADR-0009, ADR-0031."""
 
 from __future__ import annotations
 
