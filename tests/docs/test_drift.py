@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from app.core.settings import Settings
-from tests.docs import drift
+from tests.docs import checklist, drift
 from tests.docs.drift import REPO
 
 
@@ -366,8 +366,8 @@ def test_snapshot_is_sorted_and_newline_terminated() -> None:
 
 
 def test_security_checklist_is_current() -> None:
-    problems = drift.check_security_checklist(
-        _read(drift.CHECKLIST_PAGE), drift.collect_test_sources(REPO)
+    problems = checklist.check_security_checklist(
+        _read(checklist.CHECKLIST_PAGE), checklist.collect_test_sources(REPO)
     )
     assert not problems, _fail(problems)
 
@@ -376,7 +376,7 @@ def test_checklist_row_left_planned_is_reported() -> None:
     """Planted drift: a test claims T2 while the table still says planned."""
     page = "| T1 | sig | [`t`](x) |\n| T2 | alg | planned |\n| RL5 | breaker | planned |\n"
     sources = {"tests/unit/test_tokens.py": '"""Tokens (SECURITY T1, T2; RL5)."""\n'}
-    problems = drift.check_security_checklist(page, sources)
+    problems = checklist.check_security_checklist(page, sources)
     assert len(problems) == 2
     assert problems[0].startswith(
         "docs/security-checklist.md says RL5 is planned, "
