@@ -235,7 +235,8 @@ def _names(body: list[ast.stmt]) -> dict[str, ast.stmt]:
 
 
 def resolves(root: Path, dotted: str) -> bool:
-    """``app.x.y.Name.attr`` names a module, then a top-level name, then a class member."""
+    """``app.<module>.<Name>.<attr>`` names a module, then a top-level name, then a class
+    member."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         module = _module_file(root, parts[:cut])
