@@ -1,4 +1,4 @@
-"""A small typed Python client for the API, built on httpx (SPEC §3.2).
+"""A small typed Python client for the API, built on httpx (docs/reference/api.md).
 
 Copy this file into your project (it needs only ``httpx``) or use it as a pattern:
 
@@ -8,7 +8,7 @@ Copy this file into your project (it needs only ``httpx``) or use it as a patter
         print(api.me().email)
 
 Every non-2xx answer raises :class:`ApiError`, parsed from the error envelope
-``{"error": {"code", "message", "request_id", "details"}}`` (SPEC §3.1 #5), so callers
+``{"error": {"code", "message", "request_id", "details"}}`` (ADR-0005), so callers
 branch on ``err.code`` (``"conflict"``, ``"forbidden"``, ``"rate_limited"``...) instead of
 status numbers or message text. ``python examples/python_client.py [BASE_URL]`` runs a demo.
 """

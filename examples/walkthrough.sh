@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A guided tour of the API with curl (SPEC §3.2), printing every request and response:
+# A guided tour of the API with curl (docs/reference/api.md), printing every request and response:
 #   sign up -> log in -> who am I -> read another user (403) -> rate-limit headers
 #   -> provoke and read error envelopes (409, 422, 401) -> change the password (old
 #   tokens stop working).

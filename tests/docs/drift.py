@@ -39,7 +39,7 @@ def render_schema(schema: Mapping[str, Any]) -> str:
 
 
 def check_openapi_snapshot(schema: Mapping[str, Any], committed: str | None) -> list[str]:
-    """The committed snapshot equals what the app serves (SPEC §3.1 #9)."""
+    """The committed snapshot equals what the app serves (ADR-0015)."""
     fix = f"run `make openapi` and commit {SNAPSHOT}"
     if committed is None:
         return [f"{SNAPSHOT} is missing: {fix}"]
@@ -145,7 +145,7 @@ def check_settings(fields: Iterable[str], env_example: str, config_page: str) ->
 
 def check_folder_docs(root: Path) -> list[str]:
     """Every folder under ``backend/app`` has README.md (+ CONTRACT.md if it holds code);
-    every top-level folder of SPEC §2 has README.md."""
+    every top-level folder (``TOP_LEVEL_FOLDERS``) has README.md."""
     problems: list[str] = []
     app = root / APP_DIR
     folders = [app, *sorted(p for p in app.rglob("*") if p.is_dir())]
@@ -381,7 +381,8 @@ def check_make_commands(documents: Mapping[str, str], makefile: str) -> list[str
 
 
 def app_top_level_modules(app_dir: Path) -> set[str]:
-    """``app.x`` for every package (a folder holding Python) and module under ``backend/app``."""
+    """``app.<name>`` for every package (a folder holding Python) and module under
+    ``backend/app``."""
     names = {f"app.{p.name}" for p in app_dir.iterdir() if p.is_dir() and any(p.glob("*.py"))}
     names |= {f"app.{p.stem}" for p in app_dir.glob("*.py") if not p.stem.startswith("__")}
     return names
@@ -416,50 +417,3 @@ def check_layer_contracts(pyproject: Mapping[str, Any], app_dir: Path) -> list[s
 def load_pyproject(root: Path) -> dict[str, Any]:
     with (root / "pyproject.toml").open("rb") as handle:
         return tomllib.load(handle)
-
-
-# --- Security checklist table ----------------------------------------------------
-
-_SECURITY_ID = re.compile(r"\b((?:RL|[TPAREHSD])\d{1,2})\b")
-_CHECKLIST_ROW = re.compile(
-    r"^\|[ \t]*((?:RL|[TPAREHSD])\d{1,2})[ \t]*\|[^\n]*\|[ \t]*([^|\n]*?)[ \t]*\|[ \t]*$", re.M
-)
-
-
-def security_ids_claimed(sources: Mapping[str, str]) -> dict[str, list[str]]:
-    """``{id: [test files]}`` for each ``SECURITY X1, X2`` mention in test sources."""
-    claimed: dict[str, list[str]] = {}
-    for name, text in sources.items():
-        for line in text.splitlines():
-            if "SECURITY" not in line:
-                continue
-            for sid in _SECURITY_ID.findall(line.split("SECURITY", 1)[1]):
-                claimed.setdefault(sid, [])
-                if name not in claimed[sid]:
-                    claimed[sid].append(name)
-    return claimed
-
-
-def check_security_checklist(page: str, test_sources: Mapping[str, str]) -> list[str]:
-    """A checklist row still marked *planned* while a test claims that id is stale."""
-    rows = dict(_CHECKLIST_ROW.findall(page))
-    problems: list[str] = []
-    for sid, files in sorted(security_ids_claimed(test_sources).items()):
-        cell = rows.get(sid)
-        if cell is not None and cell.lower().startswith("planned"):
-            problems.append(
-                f"docs/hardening.md says {sid} is planned, but {', '.join(files)} claims "
-                f"SECURITY {sid}: replace `planned` with the test(s) as "
-                "[`tests/path/test_file.py::test_name`](../tests/path/test_file.py)"
-            )
-    return problems
-
-
-def collect_test_sources(root: Path) -> dict[str, str]:
-    """Every test module's source, by repository-relative path (``tests/docs`` excluded:
-    its planted examples are not claims)."""
-    return {
-        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted((root / "tests").rglob("test_*.py"))
-        if "docs" not in p.relative_to(root / "tests").parts[:1]
-    }

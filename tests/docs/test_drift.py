@@ -1,5 +1,5 @@
 """Docs drift checks on the real repository, and proof that each one fires on planted drift
-(SPEC §3.1 #9; ADR-0015, ADR-0020, ADR-0023).
+(ADR-0015, ADR-0020, ADR-0023).
 
 Every failure message says how to fix it. The checkers live in :mod:`tests.docs.drift`.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from app.core.settings import Settings
-from tests.docs import drift
+from tests.docs import checklist, drift
 from tests.docs.drift import REPO
 
 
@@ -309,7 +309,7 @@ def test_unknown_make_command_is_reported() -> None:
 
 
 def test_import_contracts_pass() -> None:
-    """`lint-imports` (the layer rules of SPEC §2) passes on the tree."""
+    """`lint-imports` (the layer rules of ADR-0023) passes on the tree."""
     exe = Path(sys.executable).with_name("lint-imports")
     binary = str(exe) if exe.exists() else shutil.which("lint-imports")
     assert binary, "lint-imports is not installed: run `make install`"
@@ -363,12 +363,12 @@ def test_snapshot_is_sorted_and_newline_terminated() -> None:
     assert text == drift.render_schema(json.loads(text)), "run `make openapi`"
 
 
-# --- Security checklist on the hardening page --------------------------------------
+# --- Security checklist page --------------------------------------
 
 
 def test_security_checklist_is_current() -> None:
-    problems = drift.check_security_checklist(
-        _read("docs/hardening.md"), drift.collect_test_sources(REPO)
+    problems = checklist.check_security_checklist(
+        _read(checklist.CHECKLIST_PAGE), checklist.collect_test_sources(REPO)
     )
     assert not problems, _fail(problems)
 
@@ -377,12 +377,13 @@ def test_checklist_row_left_planned_is_reported() -> None:
     """Planted drift: a test claims T2 while the table still says planned."""
     page = "| T1 | sig | [`t`](x) |\n| T2 | alg | planned |\n| RL5 | breaker | planned |\n"
     sources = {"tests/unit/test_tokens.py": '"""Tokens (SECURITY T1, T2; RL5)."""\n'}
-    problems = drift.check_security_checklist(page, sources)
+    problems = checklist.check_security_checklist(page, sources)
     assert len(problems) == 2
     assert problems[0].startswith(
-        "docs/hardening.md says RL5 is planned, but tests/unit/test_tokens.py claims SECURITY RL5"
+        "docs/security-checklist.md says RL5 is planned, "
+        "but tests/unit/test_tokens.py claims SECURITY RL5"
     )
-    assert "docs/hardening.md says T2 is planned" in problems[1]
+    assert "docs/security-checklist.md says T2 is planned" in problems[1]
     assert "replace `planned` with the test(s)" in problems[1]
 
 

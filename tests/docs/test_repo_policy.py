@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 from tests.docs.drift import REPO, load_pyproject
+from tests.docs.references import tracked_files
 
 LOCK_FILES = ("poetry.lock", "uv.lock", "Pipfile.lock", "pdm.lock", "requirements.lock")
 
@@ -81,7 +84,7 @@ def test_s3_dependency_floors_exclude_known_vulnerable_releases() -> None:
 
 
 def test_no_lock_file_records_download_urls() -> None:
-    """No lock file with download URLs is committed (SPEC §5, ADR-0022)."""
+    """No lock file with download URLs is committed (ADR-0022)."""
     present = [name for name in LOCK_FILES if (REPO / name).exists()]
     assert present == [], f"remove {present}: pin ranges in pyproject.toml instead"
     for path in REPO.glob("*.txt"):
@@ -110,3 +113,54 @@ def test_docs_site_is_configured_for_offline_strict_builds() -> None:
     assert not re.search(r"^\s*(import|inventories)\s*:", text, re.M), "inventories need network"
     plugins = [p if isinstance(p, str) else next(iter(p)) for p in config["plugins"]]
     assert {"same-dir", "mkdocstrings", "llmstxt", "swagger-ui-tag"} <= set(plugins)
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).with_name(name)
+    assert exe.exists(), f"{name} is not installed: run `make install`"
+    return str(exe)
+
+
+def test_s1_detect_secrets_guards_every_tracked_file(tmp_path: Path) -> None:
+    """SECURITY S1: `make lint` runs detect-secrets on every tracked file against
+    `.secrets.baseline`, pre-commit runs it too, no `.env` is tracked, and the hook
+    fails on a planted key."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert (
+        "git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline"
+        in makefile
+    ), "keep detect-secrets on every tracked file in `make lint`"
+    hooks = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    assert "detect-secrets" in {hook["id"] for repo in hooks["repos"] for hook in repo["hooks"]}
+    env_files = [f for f in tracked_files(REPO) if re.fullmatch(r"(.*/)?\.env(\..+)?", f)]
+    assert env_files == [".env.example"], f"never commit a real .env: {env_files}"
+    planted = tmp_path / "settings.py"
+    planted.write_text('AWS_KEY = "' + "AKIA" + 'Z4FQJ3KXW2MD7RTV"\n')  # pragma: allowlist secret
+    result = subprocess.run(
+        [_tool("detect-secrets-hook"), str(planted)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1, result.stdout
+    assert "AWS Access Key" in result.stdout, result.stdout
+
+
+def test_s2_bandit_finds_nothing_in_the_app(tmp_path: Path) -> None:
+    """SECURITY S2: bandit, configured in pyproject.toml, reports nothing in backend/app,
+    and reports a planted `shell=True`."""
+    config = str(REPO / "pyproject.toml")
+    result = subprocess.run(
+        [_tool("bandit"), "-q", "-c", config, "-r", str(REPO / "backend/app")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"bandit findings (fix them):\n{result.stdout}"
+    planted = tmp_path / "planted.py"
+    planted.write_text("import subprocess\n\n\ndef f(x):\n    subprocess.call(x, shell=True)\n")
+    result = subprocess.run(
+        [_tool("bandit"), "-q", "-c", config, str(planted)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout
+    assert "B602" in result.stdout, result.stdout

@@ -1,4 +1,4 @@
-"""Login over HTTP (SPEC §3.2; SECURITY P2, P3, P4, P7, P8, P11, P13, E3, E4; ADR-0017)."""
+"""Login over HTTP (SECURITY P2, P3, P4, P7, P8, P11, P13, E3, E4; ADR-0017)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The error envelope on every failure path (SPEC §3.1 #5; ADR-0005).
+"""The error envelope on every failure path (ADR-0005).
 
-SECURITY.md: R1, R3, R4, R5, E1, E2, E6, H4.
+SECURITY R1, R3, R4, R5, E1, E2, E6, H4.
 """
 
 from __future__ import annotations

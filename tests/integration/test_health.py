@@ -1,4 +1,4 @@
-"""Health endpoints (SPEC §3.1 #1, §3.2; ADR-0001)."""
+"""Health endpoints (ADR-0001)."""
 
 from __future__ import annotations
 

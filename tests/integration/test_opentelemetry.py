@@ -1,5 +1,5 @@
 """FastAPI's native OpenTelemetry: explicit opt-in, probes untraced, no log export
-(SPEC §3.3, ADR-0026).
+(ADR-0026).
 
 FastAPI >= 0.142 traces every request as soon as any OpenTelemetry provider exists in
 the process. These tests register real SDK providers with in-memory exporters, the way a

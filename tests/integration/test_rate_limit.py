@@ -1,4 +1,4 @@
-"""The general rate limit (SPEC §3.3, ADR-0024; SECURITY RL1, RL3, RL4, RL6, R6).
+"""The general rate limit (ADR-0024; SECURITY RL1, RL3, RL4, RL6, R6).
 
 Runs on fakeredis by default and on the real Redis in ``REDIS_URL`` when set.
 """
@@ -46,7 +46,7 @@ def limited(make_app: Callable[..., FastAPI]) -> Callable[..., FastAPI]:
 
 
 async def test_off_by_default(client: httpx.AsyncClient) -> None:
-    """SPEC §3.1 #6: no limit and no headers unless RATE_LIMIT_ENABLED."""
+    """Off by default (ADR-0012): no limit and no headers unless RATE_LIMIT_ENABLED."""
     for _ in range(5):
         response = await client.get(ME)
         assert response.status_code == 401

@@ -1,4 +1,4 @@
-"""X-Request-ID on every response, echoed only when sane (SPEC §3.1 #2; ADR-0003; SECURITY E5)."""
+"""X-Request-ID on every response, echoed only when sane (ADR-0003; SECURITY E5)."""
 
 from __future__ import annotations
 

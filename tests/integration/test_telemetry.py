@@ -1,5 +1,5 @@
 """Telemetry: noop by default, ``log`` counters per route template, optional Prometheus
-``/metrics`` (SPEC §3.3, ADR-0026)."""
+``/metrics`` (ADR-0026)."""
 
 from __future__ import annotations
 

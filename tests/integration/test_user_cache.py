@@ -1,4 +1,4 @@
-"""The user payload cache (SPEC §3.3, ADR-0025; SECURITY RL8).
+"""The user payload cache (ADR-0025; SECURITY RL8).
 
 Runs on fakeredis by default and on the real Redis in ``REDIS_URL`` when set.
 """
@@ -39,7 +39,7 @@ async def _admin_and_target(app: FastAPI, client: httpx.AsyncClient) -> tuple[st
 
 
 async def test_off_by_default(app: FastAPI, client: httpx.AsyncClient, redis: Redis) -> None:
-    """SPEC §3.1 #6: nothing is cached unless CACHE_ENABLED."""
+    """Off by default (ADR-0012): nothing is cached unless CACHE_ENABLED."""
     token, target = await _admin_and_target(app, client)
     for _ in range(2):
         assert (

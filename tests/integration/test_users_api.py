@@ -1,4 +1,4 @@
-"""Sign-up and user lookup over HTTP (SPEC §3.2; SECURITY A1, A3, A4, A8, R2, D6;
+"""Sign-up and user lookup over HTTP (SECURITY A1, A3, A4, A8, R2, D6;
 ADR-0019, ADR-0031)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ async def test_signup_returns_201_public_user_with_normalised_email(client) -> N
 
 @pytest.mark.parametrize("variant", ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.Com"])
 async def test_duplicate_email_any_case_is_409_envelope(client, variant: str) -> None:
-    """Email uniqueness is case-insensitive: 409 conflict envelope (SPEC §3.2, D6)."""
+    """Email uniqueness is case-insensitive: 409 conflict envelope (ADR-0031, D6)."""
     assert (await _signup(client, "ada@example.com")).status_code == 201
     response = await _signup(client, variant)
     assert response.status_code == 409
@@ -172,7 +172,7 @@ async def test_a1_authorization_matrix_without_existence_oracle(client, app) -> 
 
 @pytest.mark.parametrize("user_id", ["not-a-uuid", "1", "x" * 300])
 async def test_malformed_user_id_is_422(client, app, user_id: str) -> None:
-    """A path id that is not a UUID is a 422 envelope (SPEC §3.2)."""
+    """A path id that is not a UUID is a 422 envelope (ADR-0031: ids are UUIDs)."""
     await add_user(app, "alice@example.com")
     headers = bearer(await login(client, "alice@example.com"))
     response = await client.get(f"/api/v1/users/{user_id}", headers=headers)
@@ -212,7 +212,7 @@ async def test_admin_listing_requires_admin_and_caps_page_size(client, app) -> N
 
 
 async def test_a4_no_response_anywhere_carries_a_hash_or_password(client, app) -> None:
-    """SECURITY A4 / SPEC §3.1 #8: walk the identity surface, errors included; no key or
+    """SECURITY A4 / ADR-0014: walk the identity surface, errors included; no key or
     value reveals a password hash."""
     await add_user(app, "root@example.com", is_superuser=True)
     responses = [

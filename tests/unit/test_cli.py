@@ -1,5 +1,5 @@
 """The command line (``python -m app``): migrate, openapi, settings, create-superuser
-(SPEC §6; SECURITY P13: admins are created explicitly, never by default)."""
+(backend/app/README.md; SECURITY P13: admins are created explicitly, never by default)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings (SPEC §4; ADR-0011; SECURITY T8, H4)."""
+"""Settings (docs/configuration.md; ADR-0011; SECURITY T8, H4)."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def test_get_settings_is_cached_and_cache_can_be_cleared(monkeypatch) -> None:
 
 
 def test_suite_never_reads_dotenv(tmp_path: Path, monkeypatch) -> None:
-    """SPEC §3.1 #7: a developer's .env cannot change what the tests see."""
+    """ADR-0013: a developer's .env cannot change what the tests see."""
     (tmp_path / ".env").write_text("SERVICE_NAME=from-dotenv\nAPP_ENV=prod\n")
     monkeypatch.chdir(tmp_path)
     assert os.environ["APP_ENV_FILE"] == os.devnull

@@ -1,4 +1,4 @@
-"""Login form, token response and password change (SPEC §3.2, OAuth2 password flow)."""
+"""Login form, token response and password change (OAuth2 password flow, ADR-0018)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one error envelope and the handlers that produce it (SPEC §3.1 #5, ADR-0005).
+"""The one error envelope and the handlers that produce it (ADR-0005).
 
 Every error response on every route has the body
 ``{"error": {"code", "message", "request_id", "details"}}`` and the

@@ -229,7 +229,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_wildcard_with_credentials(self) -> Settings:
-        """``*`` with credentials would reflect any Origin with cookies (H2, NOTES.md)."""
+        """``*`` with credentials would reflect any Origin with cookies (H2, ADR-0027)."""
         if "*" in self.cors_origins and self.cors_allow_credentials:
             raise ValueError("CORS_ORIGINS='*' cannot be combined with CORS_ALLOW_CREDENTIALS=true")
         return self

@@ -20,7 +20,7 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
-    """Base class of every ORM model. Import models in ``app.db.models`` for Alembic."""
+    """Base class of every ORM model. Import models in ``app.models`` for Alembic."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

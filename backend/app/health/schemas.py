@@ -1,4 +1,4 @@
-"""Response bodies of the health endpoints (SPEC §3.2)."""
+"""Response bodies of the health endpoints (ADR-0001)."""
 
 from __future__ import annotations
 

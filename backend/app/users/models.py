@@ -57,7 +57,7 @@ def mixes_scripts(text: str) -> bool:
 
 
 class User(UUIDPrimaryKeyMixin, TimestampMixin, Base):
-    """An account. ``hashed_password`` never leaves the service layer (SPEC §3.1 #8)."""
+    """An account. ``hashed_password`` never leaves the service layer (ADR-0014)."""
 
     __tablename__ = "users"
 

@@ -1,10 +1,10 @@
-"""Request and response shapes for users (SPEC §3.2).
+"""Request and response shapes for users (the HTTP reference, docs/reference/api.md).
 
 * :class:`UserCreate` is the *only* input a sign-up accepts: strict types,
   unknown fields rejected (so ``is_superuser``/``is_active`` can never be set by
   the body, SECURITY A3), password rules of :mod:`app.credentials.password_policy`.
 * :class:`UserPublic` is the *only* shape a user leaves the API in: an allow-list
-  of fields, with no attribute that could carry the hash (A4, SPEC §3.1 #8).
+  of fields, with no attribute that could carry the hash (A4, ADR-0014).
 """
 
 from __future__ import annotations
