@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,18 @@ ModelT = TypeVar("ModelT", bound=Base)
 
 #: Hard cap on any page size, whatever the caller asks for (SECURITY R2).
 MAX_PAGE_SIZE = 100
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list and the total it was cut from. Subclass it per resource
+    (``class UserPage(Page[UserPublic])``) so the schema names the page after it."""
+
+    items: list[ItemT]
+    total: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    limit: int = Field(ge=0, le=MAX_PAGE_SIZE)
 
 
 class Repository(Generic[ModelT]):

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.db.repository import MAX_PAGE_SIZE
+from app.db.repository import Page
 from app.items.models import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 
 Name = Annotated[
@@ -67,10 +67,5 @@ class ItemPublic(BaseModel):
     updated_at: datetime
 
 
-class ItemPage(BaseModel):
+class ItemPage(Page[ItemPublic]):
     """One page of the caller's items."""
-
-    items: list[ItemPublic]
-    total: int = Field(ge=0)
-    offset: int = Field(ge=0)
-    limit: int = Field(ge=0, le=MAX_PAGE_SIZE)

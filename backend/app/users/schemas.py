@@ -17,7 +17,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from app.credentials.password_policy import MAX_LENGTH, MIN_LENGTH, check_new_password
-from app.db.repository import MAX_PAGE_SIZE
+from app.db.repository import Page
 from app.users.models import EMAIL_MAX_LENGTH, mixes_scripts, normalize_email
 
 
@@ -100,10 +100,5 @@ class UserPublic(BaseModel):
     updated_at: datetime
 
 
-class UserPage(BaseModel):
+class UserPage(Page[UserPublic]):
     """One page of users (admin listing)."""
-
-    items: list[UserPublic]
-    total: int = Field(ge=0)
-    offset: int = Field(ge=0)
-    limit: int = Field(ge=0, le=MAX_PAGE_SIZE)
