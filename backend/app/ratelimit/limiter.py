@@ -6,8 +6,10 @@ either reports "no decision" (``None``: the caller fails open) or, with
 ``fallback_to_memory=True`` (the login throttle, which must not fail open), answers from
 process memory. Such a limiter counts every hit in memory *as well as* in Redis and
 takes the stricter answer, so Redis failing in the middle of a burst never hands out a
-fresh budget: the memory count already holds this process's hits. Without
-``REDIS_URL`` every limiter counts in memory: per process only.
+fresh budget: the memory count already holds this process's hits. The two counts of one
+key are taken under one in-process lock, so both see the hits in the same order and the
+stricter answer still lets exactly ``limit`` through. Without ``REDIS_URL`` every limiter
+counts in memory: per process only.
 
 Window edge (RL4): ``limits``' fixed window starts at a key's first hit and lasts the
 window; its Redis key expires with it (every key has a TTL, RL3). A client can therefore
@@ -19,6 +21,7 @@ pins this down.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +37,10 @@ from app.core.errors import RateLimited
 from app.core.redis import RedisGuard, RedisUnavailable
 
 T = TypeVar("T")
+
+#: Locks that order the two counts of a key (hashed onto one of these; a bounded set,
+#: whatever the number of clients).
+LOCK_STRIPES = 64
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class Limiter:
         self.fallback_to_memory = fallback_to_memory
         self.memory = FixedWindowRateLimiter(MemoryStorage())
         self._redis: tuple[Redis, FixedWindowRateLimiter] | None = None
+        self._locks = tuple(asyncio.Lock() for _ in range(LOCK_STRIPES))
 
     def _redis_strategy(self, client: Redis) -> FixedWindowRateLimiter:
         if self._redis is None or self._redis[0] is not client:
@@ -95,10 +103,16 @@ class Limiter:
             allowed = await strategy.hit(item, *ids)
             return _decision(allowed, item, await strategy.get_window_stats(item, *ids))
 
-        shared = await self._shared(op)
         if not self._counts_in_memory:
-            return shared
-        local = await op(self.memory)
+            return await self._shared(op)
+        if not self.guard.configured:
+            return await op(self.memory)
+        # Both counts in one order: concurrent hits on one key would otherwise reach Redis
+        # and memory in different orders, and the stricter of two disagreeing answers can
+        # refuse a hit that is within the budget (fewer than ``limit`` let through).
+        async with self._locks[hash(item.key_for(*ids)) % LOCK_STRIPES]:
+            shared = await self._shared(op)
+            local = await op(self.memory)
         return local if shared is None else _stricter(local, shared)
 
     async def _everywhere(self, fn: Callable[[FixedWindowRateLimiter], Awaitable[None]]) -> None:
