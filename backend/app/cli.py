@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from app.core.settings import get_settings
+from app.core.settings import Settings, get_settings
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -99,6 +99,33 @@ def _create_superuser(args: argparse.Namespace) -> int:
     return 0
 
 
+async def prune_sessions(settings: Settings | None = None, *, batch_size: int = 1000) -> int:
+    """Delete every revoked or expired session (and its refresh tokens), ``batch_size``
+    rows per transaction, so no statement holds many locks; how many were deleted.
+    Idempotent: a second run deletes nothing (ADR-0035)."""
+    from app.db.engine import Database
+    from app.sessions.service import SessionService
+
+    db = Database(settings or get_settings())
+    total = 0
+    try:
+        while True:
+            async with db.sessionmaker() as session:
+                deleted = await SessionService(session).prune(batch_size)
+                await session.commit()
+            total += deleted
+            if deleted < batch_size:
+                return total
+    finally:
+        await db.dispose()
+
+
+def _prune_sessions(args: argparse.Namespace) -> int:
+    deleted = asyncio.run(prune_sessions(batch_size=args.batch_size))
+    sys.stdout.write(f"deleted {deleted} expired or revoked sessions\n")
+    return 0
+
+
 def _new_domain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -145,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     superuser.add_argument("--email", required=True, help="the new admin's email")
     superuser.set_defaults(func=_create_superuser)
+
+    prune = commands.add_parser(
+        "prune-sessions", help="delete expired and revoked sessions (idempotent, in batches)"
+    )
+    prune.add_argument(
+        "--batch-size", type=int, default=1000, help="rows per transaction (default 1000)"
+    )
+    prune.set_defaults(func=_prune_sessions)
 
     domain = commands.add_parser(
         "new-domain", help="scaffold an owned-resource domain like items (ADR-0033)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.db.base import Base
 from app.items.models import Item
+from app.sessions.models import LoginSession, RefreshToken
 from app.users.models import User
 
-__all__ = ["Base", "Item", "User"]
+__all__ = ["Base", "Item", "LoginSession", "RefreshToken", "User"]

@@ -46,8 +46,18 @@ def contract_app(make_app: Callable[..., FastAPI]) -> Iterator[FastAPI]:
 
     The fuzzer is one client address creating many accounts: the per-IP sign-up throttle
     (ADR-0028) would answer 429 after 10 and hide every later sign-up path (links, the
-    admin pass's create -> delete). Its own tests are in test_signup_throttle.py."""
-    app = make_app(with_redis=False, redis_url=real_redis_url(), signup_max_per_ip=1_000_000)
+    admin pass's create -> delete). Its own tests are in test_signup_throttle.py.
+
+    Likewise the per-IP login budget: a fuzzed logout (ADR-0034) ends the session of the
+    token schemathesis holds, so it logs in again, and the fuzzed wrong logins from the
+    same address would have spent that budget (429, "token fetch failed"). Its own tests
+    are in test_login_throttle.py."""
+    app = make_app(
+        with_redis=False,
+        redis_url=real_redis_url(),
+        signup_max_per_ip=1_000_000,
+        login_max_failures_per_ip=1_000_000,
+    )
     try:
         harness.sign_up(app)
         yield app

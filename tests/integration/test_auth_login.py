@@ -41,9 +41,9 @@ async def test_login_returns_bearer_token_on_v1_and_legacy(client, app, path: st
     response = await client.post(path, data=_form("Alice@Example.com", DEFAULT_PASSWORD))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] == 3600
+    assert body["expires_in"] == 15 * 60  # JWT_ACCESS_TOKEN_EXPIRES_MINUTES (ADR-0034)
     assert response.headers["cache-control"] == "no-store"
     me = await client.get("/api/v1/users/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200

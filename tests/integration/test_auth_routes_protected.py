@@ -28,6 +28,8 @@ PUBLIC_ROUTES = {
     ("HEAD", "/api/v1/health/ready"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/auth/login"),
+    # Authenticated by the refresh token in its body, not a bearer token (ADR-0034).
+    ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/users"),
 }
 

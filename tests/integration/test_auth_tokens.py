@@ -3,6 +3,7 @@ ADR-0019). Claim-level rules are unit-tested in tests/unit/test_tokens.py."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ ME = "/api/v1/users/me"
 PROTECTED = [ME, "/auth/me"]
 
 
-def _token(
+def _signed(
     settings, subject: Any, *, key: str | None = None, alg: str = "HS256", **overrides: Any
 ) -> str:
     now = datetime.now(UTC)
@@ -31,6 +32,7 @@ def _token(
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=5),
+        "sid": str(uuid.uuid4()),
     }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
@@ -55,6 +57,11 @@ async def test_a5_missing_or_malformed_authorization_is_401_not_403(client, path
 async def test_bad_tokens_for_an_existing_user_are_401(client, app, settings) -> None:
     """T1 other key, T2 alg none/HS512, T4 expired/no exp/future nbf, T5 no sub, T6 type."""
     alice = await add_user(app, "alice@example.com")
+    # A live session of alice's: every token below differs from a good one in one way only.
+    sid = jwt.decode(await login(client, "alice@example.com"), options={"verify_signature": False})[
+        "sid"
+    ]
+    _token = functools.partial(_signed, sid=sid)
     other_key = "x" * 64
     tokens = {
         "other-key": _token(settings, alice, key=other_key),
@@ -69,6 +76,9 @@ async def test_bad_tokens_for_an_existing_user_are_401(client, app, settings) ->
         "future-nbf": _token(settings, alice, nbf=datetime.now(UTC) + timedelta(minutes=5)),
         "no-sub": _token(settings, alice, sub=None),
         "refresh-type": _token(settings, alice, type="refresh"),
+        "no-sid": _token(settings, alice, sid=None),  # T12: every token names its session
+        "unknown-sid": _token(settings, alice, sid=str(uuid.uuid4())),
+        "malformed-sid": _token(settings, alice, sid="not-a-session"),
     }
     valid = _token(settings, alice)
     assert (await client.get(ME, headers=bearer(valid))).status_code == 200
@@ -86,7 +96,7 @@ async def test_t5_deleted_and_unknown_users_are_401(client, app, settings) -> No
         await session.execute(sa.delete(User).where(User.id == alice))
         await session.commit()
     _assert_401(await client.get(ME, headers=bearer(token)))
-    _assert_401(await client.get(ME, headers=bearer(_token(settings, uuid.uuid4()))))
+    _assert_401(await client.get(ME, headers=bearer(_signed(settings, uuid.uuid4()))))
 
 
 async def test_a7_deactivation_takes_effect_immediately(client, app) -> None:
@@ -134,10 +144,10 @@ async def test_e7_authorization_fails_closed_when_the_lookup_fails(
     await add_user(app, "alice@example.com")
     token = await login(client, "alice@example.com")
 
-    async def broken(self, user_id):
+    async def broken(self, user_id, session_id):
         raise error
 
-    monkeypatch.setattr(UserRepository, "get", broken)
+    monkeypatch.setattr(UserRepository, "get_with_session", broken)
     response = await client.get(ME, headers=bearer(token))
     assert response.status_code == 503
     body = response.json()["error"]

@@ -25,14 +25,13 @@ from app.auth.service import CHANGED_CONCURRENTLY
 from app.core.redis import create_redis
 from app.core.settings import Settings
 from app.credentials.passwords import PasswordHasher, VerifyResult
-from app.credentials.tokens import create_access_token
 from app.main import create_app
 from app.users.models import User
 from app.users.repository import UserRepository
 from app.users.service import UserService
 from tests.conftest import real_redis_url
 from tests.fixtures.app import serve
-from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login
+from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login, session_token
 
 LOGIN = "/api/v1/auth/login"
 PASSWORD = "/api/v1/auth/password"
@@ -274,7 +273,7 @@ async def test_t9_a_login_rehash_never_undoes_a_password_change(
     app = make_app(password_hash_max_concurrency=2)
     async with serve(app) as client:
         alice = await add_user(app, "alice@example.com", hashed_password=_legacy_hash())
-        token = create_access_token(alice, app.state.container.settings).token
+        token = await session_token(app, alice)
         racing_login = asyncio.create_task(
             client.post(LOGIN, data={"username": "alice@example.com", "password": DEFAULT_PASSWORD})
         )

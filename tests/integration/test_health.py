@@ -134,4 +134,4 @@ async def test_head_stays_405_on_the_api(client: httpx.AsyncClient) -> None:
     """Only the probes gained HEAD: API routes keep answering exactly their methods."""
     response = await client.head("/api/v1/users/me")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, PATCH"

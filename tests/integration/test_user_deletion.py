@@ -75,13 +75,13 @@ async def test_only_admins_delete_and_never_themselves(client, app) -> None:
 
 
 async def test_delete_on_me_is_not_an_operation_and_bad_ids_are_422(client, app, caplog) -> None:
-    """``/users/me`` has only GET: DELETE there is a 405 with ``Allow: GET`` (never routed
+    """``/users/me`` has only GET and PATCH: DELETE there is a 405 with ``Allow`` (never routed
     to ``DELETE /users/{user_id}``); a malformed id is a 422 like on GET. The access log
     names the public template, without the route's ``:not_me`` convertor."""
     root = await _admin(app, client)
     me = await client.delete(f"{USERS}/me", headers=root)
     assert me.status_code == 405
-    assert me.headers["allow"] == "GET"
+    assert me.headers["allow"] == "GET, PATCH"
     assert me.json()["error"]["code"] == "method_not_allowed"
     for bad in ("not-a-uuid", "meh", "1"):
         malformed = await client.delete(f"{USERS}/{bad}", headers=root)

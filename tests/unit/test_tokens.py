@@ -34,6 +34,7 @@ SECRET = (
 )
 OTHER = "another-secret-that-is-also-long-enough-987654321"  # pragma: allowlist secret
 USER = uuid.UUID("7f0c2c2e-6a43-4c59-9d65-3c1a1a6f2b11")
+SESSION = uuid.UUID("0b9f3c1e-2d4a-4e5f-8a6b-7c8d9e0f1a2b")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -50,6 +51,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=5),
+        "sid": str(SESSION),
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -71,7 +73,7 @@ def _rejects(token: str, settings: Settings | None = None) -> None:
 def test_t9_tokens_carry_the_user_token_version() -> None:
     """SECURITY T9: ``ver`` round-trips; a token without it counts as version 0."""
     settings = _settings()
-    issued = create_access_token(USER, settings, version=3)
+    issued = create_access_token(USER, settings, version=3, session_id=SESSION)
     assert decode_access_claims(issued.token, settings).version == 3
     assert decode_access_claims(_sign(_claims()), settings).version == 0
 
@@ -87,15 +89,17 @@ def test_t9_a_malformed_token_version_is_invalid(ver: object) -> None:
 def test_round_trip_and_claims() -> None:
     """Issued tokens decode to their subject and carry exp/iat/nbf/sub/type."""
     settings = _settings()
-    issued = create_access_token(USER, settings)
+    issued = create_access_token(USER, settings, session_id=SESSION)
     assert decode_access_token(issued.token, settings) == USER
     assert issued.expires_in == settings.jwt_access_token_expires_minutes * 60
     claims = jwt.decode(issued.token, SECRET, algorithms=["HS256"])
-    assert set(claims) == {"sub", "type", "iat", "nbf", "exp", "ver", "jti"}
+    assert set(claims) == {"sub", "type", "iat", "nbf", "exp", "ver", "sid", "jti"}
     assert claims["ver"] == 0
     # Two tokens issued in the same second differ (a per-token budget is per token).
     now = datetime.now(UTC)
-    same_second = [create_access_token(USER, settings, now=now).token for _ in range(2)]
+    same_second = [
+        create_access_token(USER, settings, now=now, session_id=SESSION).token for _ in range(2)
+    ]
     assert same_second[0] != same_second[1]
     assert jwt.get_unverified_header(issued.token)["alg"] == "HS256"
 
@@ -171,7 +175,7 @@ def test_t6_other_token_kinds_are_rejected(kind: str | None) -> None:
 def test_t6_issuer_and_audience_enforced_when_configured() -> None:
     """SECURITY T6: with JWT_ISSUER/JWT_AUDIENCE set, tokens must carry matching iss/aud."""
     settings = _settings(jwt_issuer="https://issuer.test", jwt_audience="api")
-    good = create_access_token(USER, settings).token
+    good = create_access_token(USER, settings, session_id=SESSION).token
     assert decode_access_token(good, settings) == USER
     _rejects(_sign(_claims()), settings)  # no iss/aud
     _rejects(_sign(_claims(iss="https://issuer.test", aud="other")), settings)
@@ -257,3 +261,19 @@ def test_t11_fuzzed_tokens_never_raise_anything_but_invalid_token(token: str) ->
     """SECURITY T11: whatever the input, decode returns a user id or raises InvalidToken."""
     with contextlib.suppress(InvalidToken):
         decode_access_token(token, FUZZ_SETTINGS)
+
+
+@pytest.mark.parametrize("sid", [None, "", "not-a-uuid", 7, str(USER)[:-1]])
+def test_t12_access_tokens_name_their_session(sid: object) -> None:
+    """SECURITY T12: an access token carries ``sid``, its session's id, and one without a
+    well-formed ``sid`` is invalid (a token the server could not tie to a session could
+    never be logged out)."""
+    settings = _settings()
+    issued = create_access_token(USER, settings, session_id=SESSION)
+    assert decode_access_claims(issued.token, settings).session_id == SESSION
+    claims = _claims()
+    if sid is None:
+        claims.pop("sid")
+    else:
+        claims["sid"] = sid
+    _rejects(_sign(claims))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from app.auth import account_routes as me
 from app.auth import routes as auth
 from app.health import routes as health
 from app.items import routes as items
@@ -17,8 +18,8 @@ from app.users import routes as users
 
 #: Unversioned routes kept for compatibility (``/health``; legacy auth aliases).
 LEGACY_ROUTERS: list[APIRouter] = [health.legacy_router, auth.legacy_router]
-#: The public ``/api/v1`` surface.
-V1_ROUTERS: list[APIRouter] = [health.router, auth.router, users.router, items.router]
+#: The public ``/api/v1`` surface (``me``: self-service on ``/users/me``, app.auth).
+V1_ROUTERS: list[APIRouter] = [health.router, auth.router, me.router, users.router, items.router]
 
 
 def include_routers(app: FastAPI) -> None:

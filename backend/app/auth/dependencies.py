@@ -10,14 +10,18 @@ from fastapi import Depends, Request
 from app.auth.service import AuthService
 from app.container import ContainerDep
 from app.core.settings import SettingsDep
+from app.db.session import SessionDep
 from app.ratelimit.login_throttle import LoginAttempt
+from app.sessions.service import SessionService
 from app.users.dependencies import UserServiceDep
 
 
-async def get_auth_service(accounts: UserServiceDep, settings: SettingsDep) -> AuthService:
-    """An :class:`AuthService` bound to the request's session, writing through the users
-    service."""
-    return AuthService(accounts, settings)
+async def get_auth_service(
+    accounts: UserServiceDep, settings: SettingsDep, session: SessionDep
+) -> AuthService:
+    """An :class:`AuthService` bound to the request's session, writing users through the
+    users service and sessions through the sessions service."""
+    return AuthService(accounts, settings, SessionService(session, settings))
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
@@ -29,3 +33,11 @@ async def get_login_attempt(request: Request, app: ContainerDep) -> LoginAttempt
 
 
 LoginAttemptDep = Annotated[LoginAttempt, Depends(get_login_attempt)]
+
+
+async def get_session_service(session: SessionDep, settings: SettingsDep) -> SessionService:
+    """A :class:`SessionService` on the request's session."""
+    return SessionService(session, settings)
+
+
+SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]

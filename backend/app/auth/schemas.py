@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.credentials.password_policy import MAX_LENGTH
+from app.credentials.refresh_tokens import MAX_REFRESH_TOKEN_LENGTH
 from app.users.models import EMAIL_MAX_LENGTH
 from app.users.schemas import NewPassword
 
@@ -32,11 +33,31 @@ class LoginForm(BaseModel):
 
 
 class TokenResponse(BaseModel):
-    """An OAuth2 bearer token (RFC 6749 §5.1)."""
+    """An OAuth2 bearer token and its refresh token (RFC 6749 §5.1, §6)."""
 
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
-    expires_in: int = Field(description="Lifetime in seconds.", ge=1)
+    expires_in: int = Field(description="Lifetime of the access token in seconds.", ge=1)
+    refresh_token: str = Field(
+        description=(
+            "Opaque; exchange it once at `POST /api/v1/auth/refresh` for a new pair. "
+            "Presenting it a second time ends the session (ADR-0034)."
+        )
+    )
+
+
+class RefreshRequest(BaseModel):
+    """Body of ``POST /api/v1/auth/refresh``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    refresh_token: str = Field(
+        repr=False,
+        min_length=1,
+        max_length=MAX_REFRESH_TOKEN_LENGTH,
+        json_schema_extra={"writeOnly": True},
+        description="The refresh token of the last login or refresh.",
+    )
 
 
 class PasswordChange(BaseModel):

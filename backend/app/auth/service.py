@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
+from dataclasses import dataclass
 
+from app.core.audit import audit
 from app.core.errors import Conflict, Forbidden, Unauthorized
 from app.core.settings import Settings
-from app.credentials.tokens import AccessToken, create_access_token
+from app.credentials.tokens import create_access_token
+from app.sessions.models import LoginSession
+from app.sessions.service import INVALID_REFRESH, SessionService
 from app.users.models import User, normalize_email
 from app.users.service import UserService
 
@@ -37,15 +42,32 @@ def token_fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-class AuthService:
-    """Authenticate users and mint their access tokens."""
+@dataclass(frozen=True)
+class TokenPair:
+    """What a login or a refresh hands out: an access token and the next refresh token."""
 
-    def __init__(self, accounts: UserService, settings: Settings) -> None:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    session_id: uuid.UUID
+
+
+class AuthService:
+    """Authenticate users, start and renew their sessions, mint their tokens."""
+
+    def __init__(self, accounts: UserService, settings: Settings, sessions: SessionService) -> None:
         #: Users are read and written through the users service (the one write path,
         #: which invalidates the cache); its hasher checks the passwords.
         self.accounts = accounts
         self.hasher = accounts.hasher
         self.settings = settings
+        self.sessions = sessions
+
+    def _pair(self, user: User, session: LoginSession, refresh_token: str) -> TokenPair:
+        access = create_access_token(
+            user.id, self.settings, version=user.token_version, session_id=session.id
+        )
+        return TokenPair(access.token, access.expires_in, refresh_token, session.id)
 
     def _fail(self, outcome: str, *, user_id: str | None = None, email: str = "") -> Unauthorized:
         logger.warning(
@@ -82,17 +104,58 @@ class AuthService:
             )
         return user
 
-    async def login(self, email: str, password: str) -> AccessToken:
-        """Authenticate and issue an access token."""
+    async def login(
+        self, email: str, password: str, *, user_agent: str | None, client_ip: str | None
+    ) -> TokenPair:
+        """Authenticate, start a session and issue its first token pair."""
         user = await self.authenticate(email, password)
-        token = create_access_token(user.id, self.settings, version=user.token_version)
-        logger.info(
+        issued = await self.sessions.start(user.id, user_agent=user_agent, client_ip=client_ip)
+        audit(
+            logger,
             "login succeeded",
-            extra={"event": "auth.login", "outcome": "success", "user_id": str(user.id)},
+            event="auth.login",
+            outcome="success",
+            actor=user.id,
+            subject=user.id,
+            session=issued.session.id,
         )
-        return token
+        return self._pair(user, issued.session, issued.refresh_token)
 
-    async def change_password(self, user: User, current: str, new: str) -> None:
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate ``refresh_token`` (reuse revokes the session, ADR-0034) and issue a new
+        pair for the session's user, who must still be active (401 otherwise)."""
+        issued = await self.sessions.rotate(refresh_token)
+        session = issued.session
+        user = await self.accounts.find_by_id(session.user_id)
+        if user is None or not user.is_active:
+            audit(
+                logger,
+                "refresh refused",
+                event="auth.refresh",
+                outcome="inactive_user",
+                subject=session.user_id,
+                session=session.id,
+                level=logging.WARNING,
+            )
+            raise Unauthorized(INVALID_REFRESH)
+        audit(
+            logger,
+            "session refreshed",
+            event="auth.refresh",
+            outcome="rotated",
+            actor=user.id,
+            subject=user.id,
+            session=session.id,
+        )
+        return self._pair(user, session, issued.refresh_token)
+
+    async def logout(self, user: User, session: LoginSession) -> None:
+        """End the caller's session: its access and refresh tokens fail from now on."""
+        await self.sessions.end(user.id, session.id)
+
+    async def change_password(
+        self, user: User, current: str, new: str, *, session: uuid.UUID | None = None
+    ) -> None:
         """Replace ``user``'s password after checking the current one (SECURITY P12), and
         revoke every token issued so far, the caller's included (T9). A wrong current
         password is :class:`Forbidden` (403): the token is fine, the proof is not. The
@@ -112,7 +175,10 @@ class AuthService:
             )
             raise Forbidden(WRONG_CURRENT)
         new_hash = await self.hasher.hash(new)
-        if not await self.accounts.replace_password(user, verified=verified, new=new_hash):
+        changed = await self.accounts.replace_password(
+            user, verified=verified, new=new_hash, keep_session=session
+        )
+        if not changed:
             logger.warning(
                 "password change refused",
                 extra={
@@ -122,7 +188,12 @@ class AuthService:
                 },
             )
             raise Conflict(CHANGED_CONCURRENTLY)
-        logger.info(
+        audit(
+            logger,
             "password changed",
-            extra={"event": "auth.password_change", "outcome": "changed", "user_id": str(user.id)},
+            event="auth.password_change",
+            outcome="changed",
+            actor=user.id,
+            subject=user.id,
+            session=session,
         )

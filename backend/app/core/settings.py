@@ -76,9 +76,14 @@ class Settings(BaseSettings):
     # --- Tokens ------------------------------------------------------------
     jwt_secret_key: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_algorithm: Literal["HS256"] = "HS256"
-    jwt_access_token_expires_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    #: Short: a stolen access token lives minutes; the refresh token renews it (ADR-0034).
+    jwt_access_token_expires_minutes: int = Field(default=15, ge=1, le=24 * 60)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    #: A session (and its refresh token) ends this many days after its last refresh,
+    #: sliding, but never later than ``SESSION_MAX_LIFETIME_DAYS`` after login (ADR-0035).
+    session_idle_days: int = Field(default=30, ge=1, le=365)
+    session_max_lifetime_days: int = Field(default=90, ge=1, le=3650)
 
     # --- Passwords ---------------------------------------------------------
     #: Password hashes computed at once (each argon2id hash holds ~19 MiB; ADR-0017).

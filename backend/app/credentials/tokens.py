@@ -1,7 +1,8 @@
 """Access tokens: PyJWT, HS256 pinned, required claims, a token type (ADR-0018).
 
 Issued tokens carry ``sub`` (the user id), ``iat``, ``nbf``, ``exp``,
-``type="access"``, ``ver`` (the user's token version, T9), ``jti`` (a random id: two
+``type="access"``, ``ver`` (the user's token version, T9), ``sid`` (the login session
+it belongs to, ADR-0034: a revoked session refuses its tokens, T12), ``jti`` (a random id: two
 logins in the same second still get distinct tokens, so a per-token budget is really
 per token) and, when configured, ``iss`` / ``aud``. :func:`decode_access_claims`
 accepts a token only if all of this holds (SECURITY T1-T7, T11):
@@ -13,6 +14,8 @@ accepts a token only if all of this holds (SECURITY T1-T7, T11):
 * ``ver``, when present, is a non-negative integer (absent counts as 0); whether it is
   still the user's current version is checked against the database by
   ``get_current_user``;
+* ``sid`` is a session id (a UUID string); whether that session is still live is
+  checked against the database by ``get_current_user``, in the same query as the user;
 * ``iss``/``aud`` match when configured;
 * the header has no ``crit`` entry; ``jwk``/``jku``/``kid``/``x5u`` headers are ignored
   (the key only ever comes from configuration).
@@ -50,6 +53,7 @@ class AccessClaims:
 
     user_id: uuid.UUID
     version: int
+    session_id: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,13 @@ def create_access_token(
     subject: uuid.UUID | str,
     settings: Settings,
     *,
+    session_id: uuid.UUID,
     version: int = 0,
     now: datetime | None = None,
     expires_in: timedelta | None = None,
 ) -> AccessToken:
-    """Sign an access token for ``subject`` (a user id) at token ``version`` (T9)."""
+    """Sign an access token for ``subject`` (a user id) in session ``session_id`` at token
+    ``version`` (T9, T12)."""
     issued = now or datetime.now(UTC)
     lifetime = expires_in or timedelta(minutes=settings.jwt_access_token_expires_minutes)
     claims: dict[str, Any] = {
@@ -78,6 +84,7 @@ def create_access_token(
         "nbf": issued,
         "exp": issued + lifetime,
         "ver": version,
+        "sid": str(session_id),
         "jti": secrets.token_urlsafe(16),
     }
     if settings.jwt_issuer:
@@ -102,7 +109,7 @@ def decode_access_claims(token: str, settings: Settings) -> AccessClaims:
     """The user id and token version of an access token; :class:`InvalidToken` otherwise."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("empty or over-long token")
-    require = ["exp", "iat", "sub"]
+    require = ["exp", "iat", "sub", "sid"]
     if settings.jwt_issuer:
         require.append("iss")
     if settings.jwt_audience:
@@ -136,4 +143,11 @@ def decode_access_claims(token: str, settings: Settings) -> AccessClaims:
     version = claims.get("ver", 0)
     if type(version) is not int or version < 0:
         raise InvalidToken("ver is not a token version")
-    return AccessClaims(user_id=user_id, version=version)
+    session = claims.get("sid")
+    try:
+        session_id = uuid.UUID(session) if isinstance(session, str) else None
+    except ValueError:
+        session_id = None
+    if session_id is None:
+        raise InvalidToken("sid is not a session id")
+    return AccessClaims(user_id=user_id, version=version, session_id=session_id)

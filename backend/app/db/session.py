@@ -1,5 +1,8 @@
 """Session-per-request dependency: commit on success, rollback on error (ADR-0007).
 
+A write that must stand although the request is refused (a revoked session after a
+refresh-token reuse) is marked with :func:`keep_writes_on_error`.
+
 Code that must act once the request's writes are durable (e.g. drop a cache entry so
 no reader re-fills it with the pre-commit row) registers a callback with
 :func:`after_commit`; the request's session runs it right after its commit.
@@ -20,6 +23,7 @@ logger = logging.getLogger("app.db")
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "after_commit"
+_KEEP_ON_ERROR = "keep_writes_on_error"
 
 
 def get_database(request: Request) -> Database:
@@ -36,6 +40,13 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+def keep_writes_on_error(session: AsyncSession) -> None:
+    """Commit the request's writes even though the request ends in an error: for a write
+    that *is* the answer to a refused request (a refresh-token reuse revokes its session,
+    then answers 401, ADR-0034). Call it only when every write made so far must stand."""
+    session.info[_KEEP_ON_ERROR] = True
+
+
 async def _run_after_commit(session: AsyncSession) -> None:
     callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
     for callback in callbacks:
@@ -45,15 +56,26 @@ async def _run_after_commit(session: AsyncSession) -> None:
             logger.exception("after-commit callback failed")
 
 
+async def _commit_or_roll_back(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except Exception:  # the original error is the answer; this one only goes to the log
+        logger.exception("commit of writes kept on error failed")
+        await session.rollback()
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield one session for the request; commit if the handler succeeded, else roll back."""
     async with get_database(request).sessionmaker() as session:
         try:
             yield session
             await session.commit()
-        except BaseException:
+        except BaseException as exc:
             session.info.pop(_AFTER_COMMIT, None)
-            await session.rollback()
+            if session.info.pop(_KEEP_ON_ERROR, False) and isinstance(exc, Exception):
+                await _commit_or_roll_back(session)
+            else:
+                await session.rollback()
             raise
         await _run_after_commit(session)
 

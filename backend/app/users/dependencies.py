@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
@@ -24,7 +25,9 @@ from app.core.errors import Forbidden, ServiceUnavailable, Unauthorized
 from app.core.paths import API_V1_PREFIX
 from app.core.settings import SettingsDep
 from app.credentials.tokens import InvalidToken, decode_access_claims
+from app.db.base import utcnow
 from app.db.session import SessionDep
+from app.sessions.models import LoginSession
 from app.users.models import User
 from app.users.repository import UserRepository
 from app.users.service import UserService
@@ -61,9 +64,20 @@ async def get_bearer_token(token: Annotated[str | None, Depends(oauth2_scheme)])
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_current_user(session: SessionDep, settings: SettingsDep, token: BearerToken) -> User:
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user and the login session their access token belongs to."""
+
+    user: User
+    session: LoginSession
+
+
+async def get_principal(
+    session: SessionDep, settings: SettingsDep, token: BearerToken
+) -> Principal:
     """The active user named by the bearer token, issued at the user's current token
-    version (T9), else a 401 envelope with ``WWW-Authenticate: Bearer``. A failed user
+    version (T9), in a live session of theirs (T12), else a 401 envelope with
+    ``WWW-Authenticate: Bearer``. User and session come from **one** query. A failed
     lookup is a 503, never a pass (E7)."""
     try:
         claims = decode_access_claims(token, settings)
@@ -71,24 +85,47 @@ async def get_current_user(session: SessionDep, settings: SettingsDep, token: Be
     except InvalidToken as exc:
         raise _reject("invalid_token", detail=str(exc)) from None
     try:
-        user = await UserRepository(session).get(user_id)
+        found = await UserRepository(session).get_with_session(user_id, claims.session_id)
     except (SQLAlchemyError, OSError) as exc:
         logger.error(
             "authorization lookup failed; denying",
             extra={"event": "auth.token", "outcome": "lookup_failed", "user_id": str(user_id)},
         )
         raise ServiceUnavailable("Authorization is temporarily unavailable.") from exc
-    if user is None:
-        raise _reject("unknown_user", user_id=str(user_id))
+    if found is None:
+        raise _reject("unknown_user", user_id=str(user_id), session_id=str(claims.session_id))
+    user, login = found
     if not user.is_active:
         raise _reject("inactive_user", user_id=str(user_id))
     if claims.version != user.token_version:
         raise _reject("revoked_token", user_id=str(user_id))
-    return user
+    if not login.is_live(utcnow()):
+        raise _reject("session_ended", user_id=str(user_id), session_id=str(login.id))
+    return Principal(user=user, session=login)
+
+
+#: The caller and their session (for routes that act on the session: logout, listing).
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_current_user(principal: CurrentPrincipal) -> User:
+    """The calling user (see :func:`get_principal`); FastAPI runs the lookup once per
+    request even when a route also asks for the principal."""
+    return principal.user
 
 
 #: Any active user with a valid token (401 otherwise).
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_session(principal: CurrentPrincipal, _: CurrentUser) -> LoginSession:
+    """The caller's login session (the ``sid`` of their access token). Depends on
+    :func:`get_current_user` too, so the deny-by-default walk sees a protected route."""
+    return principal.session
+
+
+#: The session the caller's access token belongs to (logout, "this device").
+CurrentSession = Annotated[LoginSession, Depends(get_current_session)]
 
 #: Role name -> predicate on the user. "admin" is the superuser flag (ADR-0019).
 ROLES: dict[str, Callable[[User], bool]] = {"admin": lambda user: user.is_superuser}

@@ -3,12 +3,23 @@ they call :mod:`app.users.service`."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, and_, func, select, true, update
 
-from app.db.repository import Repository
+from app.db.repository import MAX_PAGE_SIZE, Repository
+from app.sessions.models import LoginSession
 from app.users.models import User, normalize_email
+
+#: ``sort`` value -> ORDER BY of the admin list; the id breaks ties.
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "created_at": (User.created_at.asc(), User.id.asc()),
+    "-created_at": (User.created_at.desc(), User.id.desc()),
+    "email": (User.email.asc(), User.id.asc()),
+    "-email": (User.email.desc(), User.id.desc()),
+}
 
 
 class UserRepository(Repository[User]):
@@ -22,6 +33,49 @@ class UserRepository(Repository[User]):
             select(User).where(User.email == normalize_email(email)).limit(1)
         )
         return result.first()
+
+    async def get_with_session(
+        self, user_id: uuid.UUID, session_id: uuid.UUID
+    ) -> tuple[User, LoginSession] | None:
+        """The user and one of their sessions in **one** query (the principal's lookup,
+        one round trip per request), or ``None`` when either is missing."""
+        statement = (
+            select(User, LoginSession)
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(User.id == user_id, LoginSession.id == session_id)
+        )
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def page(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        email_contains: str | None = None,
+        is_active: bool | None = None,
+        is_superuser: bool | None = None,
+        sort: str = "created_at",
+    ) -> tuple[Sequence[User], int]:
+        """One filtered page (allow-listed order, ``limit`` capped, R2) and its total."""
+        conditions: list[Any] = []
+        if email_contains:
+            needle = email_contains.lower()
+            conditions.append(User.email.contains(needle, autoescape=True))
+        if is_active is not None:
+            conditions.append(User.is_active == is_active)
+        if is_superuser is not None:
+            conditions.append(User.is_superuser == is_superuser)
+        limit = max(0, min(limit, MAX_PAGE_SIZE))
+        rows = await self.session.scalars(
+            select(User)
+            .where(*conditions)
+            .order_by(*ORDERS[sort])
+            .offset(max(0, offset))
+            .limit(limit)
+        )
+        total = await self.session.scalar(select(func.count()).select_from(User).where(*conditions))
+        return rows.all(), int(total or 0)
 
     async def create(
         self,
@@ -80,3 +134,49 @@ class UserRepository(Repository[User]):
         if revoke_tokens:
             values["token_version"] = User.token_version + 1
         return await self._update(user, User.hashed_password == expected, **values)
+
+    async def change_roles(
+        self, user: User, *, is_active: bool | None, is_superuser: bool | None
+    ) -> bool:
+        """Set ``is_active``/``is_superuser`` in one ``UPDATE`` that refuses to leave no
+        active superuser: ``False`` (nothing written) when ``user`` is the last one and
+        the change would demote or deactivate them.
+
+        Race-free: the active superusers are locked first (``FOR UPDATE``, in id order;
+        SQLite serialises writers instead), so of two admins demoting each other at once
+        the second sees the first's change and is refused. Deactivating also revokes the
+        user's tokens (the version is incremented in SQL, T9)."""
+        values: dict[str, Any] = {}
+        if is_superuser is not None:
+            values["is_superuser"] = is_superuser
+        if is_active is not None:
+            values["is_active"] = is_active
+            if not is_active:
+                values["token_version"] = User.token_version + 1
+        if not values:
+            return True
+        removes_an_admin = is_superuser is False or is_active is False
+        condition: Any = true()
+        if removes_an_admin:
+            await self.session.execute(
+                select(User.id)
+                .where(User.is_superuser.is_(True), User.is_active.is_(True))
+                .order_by(User.id)
+                .with_for_update()
+            )
+            others = (
+                select(func.count())
+                .select_from(User)
+                .where(User.is_superuser.is_(True), User.is_active.is_(True), User.id != user.id)
+                .scalar_subquery()
+            )
+            was_admin = and_(User.is_superuser.is_(True), User.is_active.is_(True))
+            condition = (~was_admin) | (others > 0)
+        return await self._update(user, condition, **values)
+
+    async def change_email(self, user: User, *, expected_hash: str, email: str) -> bool:
+        """Store a new address, compare-and-set against the password hash just verified
+        (a concurrent password change wins). Raises ``IntegrityError`` if it is taken."""
+        return await self._update(
+            user, User.hashed_password == expected_hash, email=normalize_email(email)
+        )

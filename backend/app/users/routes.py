@@ -1,5 +1,6 @@
-"""``/api/v1/users``: sign-up, the current user, user lookup, admin listing and deletion
-(ADR-0019, ADR-0031)."""
+"""``/api/v1/users``: sign-up, the current user, user lookup, admin listing, changes and
+deletion (ADR-0019, ADR-0031). Self-service on ``/users/me`` (email, sessions) is in
+``app.auth.account_routes``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from app.container import ContainerDep
 from app.core.errors import error_responses
 from app.core.paths import API_V1_PREFIX
 from app.users.dependencies import AdminUser, CurrentUser, UserServiceDep
-from app.users.schemas import UserCreate, UserPage, UserPublic
+from app.users.models import EMAIL_MAX_LENGTH
+from app.users.schemas import UserAdminUpdate, UserCreate, UserPage, UserPublic, UserSort
 from app.users.service import MAX_PAGE_SIZE
 
 router = APIRouter(prefix=f"{API_V1_PREFIX}/users", tags=["users"])
@@ -92,9 +94,24 @@ async def list_users(
     _: AdminUser,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    email: Annotated[
+        str | None,
+        Query(max_length=EMAIL_MAX_LENGTH, description="Only addresses containing this, any case."),
+    ] = None,
+    is_active: Annotated[bool | None, Query(description="Only (in)active accounts.")] = None,
+    is_superuser: Annotated[bool | None, Query(description="Only (non-)superusers.")] = None,
+    sort: Annotated[UserSort, Query(description="Order; `-` for descending.")] = "created_at",
 ) -> UserPage:
-    """One page of users, oldest first. Superusers only (403 otherwise)."""
-    users, total = await service.list_users(offset=offset, limit=limit)
+    """One page of users (oldest first unless `sort` says otherwise) and the total that
+    match the filters. Superusers only (403 otherwise)."""
+    users, total = await service.list_users(
+        offset=offset,
+        limit=limit,
+        email_contains=email,
+        is_active=is_active,
+        is_superuser=is_superuser,
+        sort=sort,
+    )
     return UserPage(
         items=[UserPublic.model_validate(u) for u in users],
         total=total,
@@ -115,6 +132,24 @@ async def read_user(user_id: uuid.UUID, caller: CurrentUser, service: UserServic
     Others get 403 whether or not the id exists; only superusers see 404.
     """
     return await service.get_public_for_caller(caller, user_id)
+
+
+@router.patch(
+    "/{user_id:not_me}",
+    operation_id="users_update",
+    summary="Change a user (admin)",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def update_user(
+    user_id: uuid.UUID, body: UserAdminUpdate, caller: AdminUser, service: UserServiceDep
+) -> UserPublic:
+    """Activate, deactivate, promote or demote an account. Superusers only (403
+    otherwise); 404 for an unknown id; 409 when it would leave no active superuser.
+    A deactivated user's tokens and sessions stop working at once."""
+    user = await service.change_roles(
+        caller, user_id, is_active=body.is_active, is_superuser=body.is_superuser
+    )
+    return UserPublic.model_validate(user)
 
 
 @router.delete(

@@ -12,9 +12,18 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from app.credentials.password_policy import MAX_LENGTH, MIN_LENGTH, check_new_password
 from app.db.repository import Page
@@ -85,6 +94,42 @@ class UserCreate(BaseModel):
 
     email: Email
     password: NewPassword
+
+
+class UserSelfUpdate(BaseModel):
+    """Body of ``PATCH /users/me``: a new address, proven by the current password."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    email: Email
+    current_password: str = Field(
+        repr=False,
+        min_length=1,
+        max_length=MAX_LENGTH,
+        json_schema_extra={"format": "password", "writeOnly": True},
+        description="The password the account has now.",
+    )
+
+
+class UserAdminUpdate(BaseModel):
+    """Body of ``PATCH /users/{user_id}`` (admins): only the fields sent change."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    #: Optional but never null (the schema does not offer ``null``).
+    is_active: bool | SkipJsonSchema[None] = None
+    is_superuser: bool | SkipJsonSchema[None] = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> UserAdminUpdate:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return self
+
+
+#: The allow-listed orders of the admin list; ``-`` means descending.
+UserSort = Literal["created_at", "-created_at", "email", "-email"]
 
 
 class UserPublic(BaseModel):

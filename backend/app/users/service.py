@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cache.json_cache import JsonCache
+from app.core.audit import audit
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.credentials.passwords import PasswordHasher
 from app.db.repository import MAX_PAGE_SIZE
 from app.db.session import after_commit
+from app.sessions.service import SessionService
 from app.users.models import User
 from app.users.repository import UserRepository
 from app.users.schemas import UserPublic
@@ -24,8 +26,10 @@ logger = logging.getLogger("app.users")
 
 EMAIL_TAKEN = "A user with this email already exists."
 CANNOT_DELETE_SELF = "An admin cannot delete their own account."
+LAST_ADMIN = "The last active superuser cannot be demoted or deactivated."
+WRONG_CURRENT = "The current password is incorrect."
 
-__all__ = ["CANNOT_DELETE_SELF", "EMAIL_TAKEN", "MAX_PAGE_SIZE", "UserService"]
+__all__ = ["CANNOT_DELETE_SELF", "EMAIL_TAKEN", "LAST_ADMIN", "MAX_PAGE_SIZE", "UserService"]
 
 
 class UserService:
@@ -35,6 +39,9 @@ class UserService:
         self, session: AsyncSession, hasher: PasswordHasher, cache: JsonCache | None = None
     ) -> None:
         self.repo = UserRepository(session)
+        #: Sessions end with the account's credentials: all at a deactivation, all but
+        #: the caller's at a password change (ADR-0035).
+        self.sessions = SessionService(session)
         self.hasher = hasher
         #: The public-payload cache (ADR-0025). Every write to a user goes through this
         #: class and invalidates it (tests/unit/test_user_writes.py keeps it that way).
@@ -53,9 +60,11 @@ class UserService:
 
     async def set_active(self, user: User, active: bool) -> User:
         """Activate or deactivate ``user`` (effective on its next request, A7);
-        deactivation revokes every token issued so far (T9)."""
+        deactivation revokes every token issued so far (T9) and ends every session."""
         if await self.repo.set_active(user, active):
             await self._changed(user)
+            if not active:
+                await self.sessions.end_all(user.id)
         return user
 
     async def upgrade_password_hash(self, user: User, *, verified: str, new: str) -> bool:
@@ -70,16 +79,24 @@ class UserService:
             await self._changed(user)
         return written
 
-    async def replace_password(self, user: User, *, verified: str, new: str) -> bool:
+    async def replace_password(
+        self, user: User, *, verified: str, new: str, keep_session: uuid.UUID | None = None
+    ) -> bool:
         """Store the hash of a *new* password and revoke every token issued so far (T9),
         compare-and-set against ``verified`` like :meth:`upgrade_password_hash`: of
-        concurrent changes from the same current password exactly one writes."""
+        concurrent changes from the same current password exactly one writes. Every
+        session but ``keep_session`` (the caller's) ends (T16)."""
         written = await self.repo.replace_password_hash(
             user, expected=verified, new=new, revoke_tokens=True
         )
         if written:
             await self._changed(user)
+            await self.sessions.end_all(user.id, keep=keep_session)
         return written
+
+    async def find_by_id(self, user_id: uuid.UUID) -> User | None:
+        """The user with this id, or ``None`` (no authorization: callers decide)."""
+        return await self.repo.get(user_id)
 
     async def find_by_email(self, email: str) -> User | None:
         """The user with this address (same normalisation as sign-up), or ``None``."""
@@ -159,10 +176,86 @@ class UserService:
         return public
 
     async def list_users(
-        self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE
+        self,
+        *,
+        offset: int = 0,
+        limit: int = MAX_PAGE_SIZE,
+        email_contains: str | None = None,
+        is_active: bool | None = None,
+        is_superuser: bool | None = None,
+        sort: str = "created_at",
     ) -> tuple[Sequence[User], int]:
-        """One page of users and the total count (admin only; the route enforces it)."""
-        return await self.repo.list(offset=offset, limit=limit), await self.repo.count()
+        """One filtered page of users and their total (admin only; the route enforces it)."""
+        return await self.repo.page(
+            offset=offset,
+            limit=limit,
+            email_contains=email_contains,
+            is_active=is_active,
+            is_superuser=is_superuser,
+            sort=sort,
+        )
+
+    async def change_roles(
+        self, caller: User, user_id: uuid.UUID, *, is_active: bool | None, is_superuser: bool | None
+    ) -> User:
+        """Set ``is_active`` / ``is_superuser`` (admins only; the route enforces it). 404
+        for an unknown id; 409 when it would leave no active superuser (race-free, A10).
+        Deactivation revokes the user's tokens and sessions at once (A9)."""
+        user = await self.repo.get(user_id)
+        if user is None:
+            raise NotFound("User not found.")
+        was_active = user.is_active
+        if not await self.repo.change_roles(user, is_active=is_active, is_superuser=is_superuser):
+            raise Conflict(LAST_ADMIN)
+        await self._changed(user)
+        if was_active and is_active is False:
+            await self.sessions.end_all(user.id, actor=caller.id)
+        audit(
+            logger,
+            "user changed by an admin",
+            event="users.admin_change",
+            outcome="changed",
+            actor=caller.id,
+            subject=user.id,
+            is_active=is_active,
+            is_superuser=is_superuser,
+        )
+        return user
+
+    async def change_email(self, user: User, *, current_password: str, email: str) -> User:
+        """Move ``user`` to a new address after checking ``current_password`` (403
+        otherwise). 409 if the address is taken under the sign-up normalisation, or if
+        the password changed meanwhile (compare-and-set on the hash; nothing written)."""
+        verified = user.hashed_password
+        if not (await self.hasher.verify(current_password, verified)).ok:
+            audit(
+                logger,
+                "email change refused",
+                event="users.email_change",
+                outcome="wrong_password",
+                actor=user.id,
+                subject=user.id,
+                level=logging.WARNING,
+            )
+            raise Forbidden(WRONG_CURRENT)
+        if (other := await self.repo.get_by_email(email)) is not None and other.id != user.id:
+            raise Conflict(EMAIL_TAKEN)
+        try:
+            written = await self.repo.change_email(user, expected_hash=verified, email=email)
+        except IntegrityError:
+            raise Conflict(EMAIL_TAKEN) from None
+        if not written:
+            raise Conflict("The password changed meanwhile; nothing was written.")
+        await self._changed(user)
+        audit(
+            logger,
+            "email changed",
+            event="users.email_change",
+            outcome="changed",
+            actor=user.id,
+            subject=user.id,
+        )
+        return user
 
     async def delete(self, caller: User, user_id: uuid.UUID) -> None:
         """Delete ``user_id``'s account (admins only; the route enforces it). The id stays
