@@ -47,15 +47,17 @@ class Plan:
     created: dict[Path, str] = field(default_factory=dict)
     edited: dict[Path, str] = field(default_factory=dict)
 
-    def edit(self, relative: str, anchor: str, replacement: str) -> None:
-        """Replace the first ``anchor`` in ``relative`` (as already edited by this plan)."""
+    def edit(self, relative: str, anchor: str | re.Pattern[str], replacement: str) -> None:
+        """Replace the first ``anchor`` (text, or a pattern where the formatter may have
+        wrapped a list) in ``relative``, as already edited by this plan."""
         path = self.root / relative
         text = self.edited.get(path) or path.read_text(encoding="utf-8")
-        if anchor not in text:
-            raise ScaffoldError(
-                f"{relative}: cannot find {anchor.strip()!r} to register the domain"
-            )
-        self.edited[path] = text.replace(anchor, replacement, 1)
+        pattern = anchor if isinstance(anchor, re.Pattern) else re.compile(re.escape(anchor))
+        edited, found = pattern.subn(replacement.replace("\\", "\\\\"), text, count=1)
+        if not found:
+            shown = pattern.pattern if isinstance(anchor, re.Pattern) else anchor.strip()
+            raise ScaffoldError(f"{relative}: cannot find {shown!r} to register the domain")
+        self.edited[path] = edited
 
     def write(self) -> list[Path]:
         for path, text in {**self.created, **self.edited}.items():
@@ -195,13 +197,18 @@ def _register(result: Plan, plural: str, words: dict[str, str]) -> None:
         f"from app.{it}.models import Item\n",
         f"from app.{it}.models import Item\nfrom app.{plural}.models import {camel}\n",
     )
-    result.edit("backend/app/models.py", '"Item", ', f'"Item", "{camel}", ')
+    result.edit("backend/app/models.py", re.compile(r'"Item",\s*'), f'"Item", "{camel}", ')
     result.edit(
         "backend/app/api/router.py",
         f"from app.{it} import routes as {it}\n",
         f"from app.{it} import routes as {it}\nfrom app.{plural} import routes as {plural}\n",
     )
-    result.edit("backend/app/api/router.py", f"{it}.router]", f"{it}.router, {plural}.router]")
+    # ``items.router`` appears once, in V1_ROUTERS (one line, or wrapped by the formatter).
+    result.edit(
+        "backend/app/api/router.py",
+        re.compile(rf"\b{it}\.router\b"),
+        f"{it}.router, {plural}.router",
+    )
     tag = '    {"name": "items", "description": "Your items: the example owned resource."},\n'
     result.edit(
         "backend/app/core/openapi.py",
