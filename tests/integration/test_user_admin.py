@@ -140,3 +140,19 @@ async def test_change_your_email_with_your_password(client, app) -> None:
     await login(client, "new@example.com")
     old = {"username": "alice@example.com", "password": DEFAULT_PASSWORD}
     assert (await client.post("/api/v1/auth/login", data=old)).status_code == 401
+
+
+async def test_deleting_a_user_ends_each_session_with_an_audit_line(client, app, caplog) -> None:
+    """One audit line per ended session names the admin as actor and the user as subject,
+    before the rows go with the user; the deletion itself is one more line."""
+    root_id, root = await _admin(app, client)
+    alice = await add_user(app, "alice@example.com")
+    form = {"username": "alice@example.com", "password": DEFAULT_PASSWORD}
+    for _ in range(2):
+        assert (await client.post("/api/v1/auth/login", data=form)).status_code == 200
+    caplog.set_level(logging.INFO)
+    assert (await client.delete(f"{USERS}/{alice}", headers=root)).status_code == 204
+    ended = [r for r in caplog.records if r.getMessage() == "session ended"]
+    assert [(r.actor_id, r.subject_id) for r in ended] == [(str(root_id), str(alice))] * 2
+    deleted = [r for r in caplog.records if getattr(r, "event", None) == "users.delete"]
+    assert [(r.actor_id, r.subject_id) for r in deleted] == [(str(root_id), str(alice))]

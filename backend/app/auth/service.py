@@ -70,14 +70,15 @@ class AuthService:
         return TokenPair(access.token, access.expires_in, refresh_token, session.id)
 
     def _fail(self, outcome: str, *, user_id: str | None = None, email: str = "") -> Unauthorized:
-        logger.warning(
+        audit(
+            logger,
             "login failed",
-            extra={
-                "event": "auth.login",
-                "outcome": outcome,
-                "user_id": user_id,
-                "email_fp": None if user_id else email_fingerprint(email),
-            },
+            event="auth.login",
+            outcome=outcome,
+            actor=user_id,  # the account tried, when it exists; else only a digest
+            subject=user_id,
+            level=logging.WARNING,
+            email_fp=None if user_id else email_fingerprint(email),
         )
         return Unauthorized(INVALID_CREDENTIALS)
 
@@ -165,13 +166,15 @@ class AuthService:
         verified = user.hashed_password
         result = await self.hasher.verify(current, verified)
         if not result.ok:
-            logger.warning(
+            audit(
+                logger,
                 "password change refused",
-                extra={
-                    "event": "auth.password_change",
-                    "outcome": "wrong_password",
-                    "user_id": str(user.id),
-                },
+                event="auth.password_change",
+                outcome="wrong_password",
+                actor=user.id,
+                subject=user.id,
+                session=session,
+                level=logging.WARNING,
             )
             raise Forbidden(WRONG_CURRENT)
         new_hash = await self.hasher.hash(new)
@@ -179,13 +182,15 @@ class AuthService:
             user, verified=verified, new=new_hash, keep_session=session
         )
         if not changed:
-            logger.warning(
+            audit(
+                logger,
                 "password change refused",
-                extra={
-                    "event": "auth.password_change",
-                    "outcome": "changed_concurrently",
-                    "user_id": str(user.id),
-                },
+                event="auth.password_change",
+                outcome="changed_concurrently",
+                actor=user.id,
+                subject=user.id,
+                session=session,
+                level=logging.WARNING,
             )
             raise Conflict(CHANGED_CONCURRENTLY)
         audit(

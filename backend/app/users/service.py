@@ -267,17 +267,14 @@ class UserService:
         user = await self.repo.get(user_id)
         if user is None:
             raise NotFound("User not found.")
+        # Ended first, so each session gets its audit line; the rows go with the user.
+        await self.sessions.end_all(user.id, actor=caller.id)
         await self.repo.delete(user)
         await self._changed(user)
-        logger.info(
-            "user deleted",
-            extra={
-                "event": "users.delete",
-                "outcome": "deleted",
-                "user_id": str(caller.id),
-                "target_id": str(user_id),
-            },
-        )
+        audit(
+            logger, "user deleted", event="users.delete", outcome="deleted",
+            actor=caller.id, subject=user_id, target_id=str(user_id),
+        )  # fmt: skip
 
     async def create_superuser(self, email: str, password: str) -> User:
         """Create an admin (the CLI's ``create-superuser``). 409 if the email is taken."""
