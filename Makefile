@@ -86,6 +86,19 @@ fault: $(VENV)/.dev ## Fault suite only: throwaway PostgreSQL stopped/starved/sl
 flaky: $(VENV)/.dev ## Flaky-test hunt: fault + timing tests FLAKY_COUNT (20) times under CPU load (docs/testing.md)
 	$(PY) -m tests.support.flaky --count $(or $(FLAKY_COUNT),20) $(if $(FLAKY_LOAD),--load $(FLAKY_LOAD)) -- $(PYTEST_ARGS)
 
+# mutmut (docs/testing.md#mutation-testing) runs in mutants/ (gitignored), where src, tests and
+# pyproject.toml link back to the repository: see [tool.mutmut] in pyproject.toml for why.
+MUTATION_MIN ?= 85
+MUTATION_JOBS ?= 2
+
+.PHONY: mutation
+mutation: $(VENV)/.dev ## Mutation testing (mutmut) of the CONTRACT-cited modules; per-module kill rates, fails under MUTATION_MIN (85) %
+	rm -rf mutants && mkdir mutants
+	ln -s ../backend mutants/src && ln -s ../tests mutants/tests && ln -s ../pyproject.toml mutants/pyproject.toml
+	cd mutants && $(abspath $(BIN))/mutmut run --max-children $(MUTATION_JOBS)
+	cd mutants && $(abspath $(BIN))/mutmut results --all true > results.txt
+	$(PY) -m tests.support.mutation_report --min $(MUTATION_MIN) mutants/results.txt
+
 .PHONY: bench
 bench: $(VENV)/.dev ## Benchmark vs bare FastAPI (wrk or Python fallback); BENCH_ARGS="--db postgres --duration 5"
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
@@ -166,4 +179,4 @@ down: ## Stop the Compose stack (data volumes are kept; add -v by hand to drop t
 # --- Housekeeping ----------------------------------------------------------------
 .PHONY: clean
 clean: ## Remove caches and build output (keeps .venv and var/)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov site coverage.xml .coverage .coverage.* reports
+	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov site coverage.xml .coverage .coverage.* reports mutants

@@ -33,6 +33,25 @@ async def test_live_is_ok(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
+async def test_live_checks_no_dependency(make_settings) -> None:
+    """ADR-0001: with the database *and* Redis down, liveness still answers 200 (an
+    orchestrator must not restart a process for an outage elsewhere), while readiness
+    answers 503 naming both."""
+    server = FakeServer()
+    server.connected = False
+    settings = make_settings(database_url=CLOSED_PORT_PG)
+    app = create_app(settings, redis=FakeAsyncRedis(server=server))
+    async with serve(app) as client:
+        ready = await client.get("/api/v1/health/ready")
+        live = await client.get("/api/v1/health/live")
+        head = await client.head("/api/v1/health/live")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "error", "checks": {"db": "error", "redis": "error"}}
+    assert live.status_code == 200
+    assert live.json() == {"status": "ok"}
+    assert head.status_code == 200
+
+
 async def test_ready_reports_db_and_redis_ok(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/health/ready")
     assert response.status_code == 200

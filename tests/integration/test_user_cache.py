@@ -66,20 +66,38 @@ async def test_second_read_is_served_from_redis(
 
 
 async def test_authorization_is_checked_on_every_read(
-    make_app: Callable[..., FastAPI],
+    make_app: Callable[..., FastAPI], redis: Redis
 ) -> None:
     """SECURITY A1 with the cache on: a cached payload is never served to a caller who may
-    not see it (403, as without the cache)."""
+    not see it. The target's payload is in Redis (an admin read it); another ordinary user
+    asking for it gets the same 403 envelope as for an id that is not cached, the cache is
+    not even consulted for them, and the payload does not leak."""
     app = make_app(cache_enabled=True)
+    cache = app.state.container.user_cache
     async with serve(app) as client:
         token, target = await _admin_and_target(app, client)
+        other = await add_user(app, "other@example.com")
+        await add_user(app, "nosy@example.com")
+        nosy = await login(client, "nosy@example.com")
         assert (
             await client.get(f"/api/v1/users/{target}", headers=bearer(token))
         ).status_code == 200
-        await add_user(app, "nosy@example.com")
-        nosy = await login(client, "nosy@example.com")
-        response = await client.get(f"/api/v1/users/{target}", headers=bearer(nosy))
-    assert response.status_code == 403
+        assert await redis.exists(f"cache:user:{target}") == 1
+        assert await redis.exists(f"cache:user:{other}") == 0
+        before = dict(cache.stats)
+
+        cached = await client.get(f"/api/v1/users/{target}", headers=bearer(nosy))
+        uncached = await client.get(f"/api/v1/users/{other}", headers=bearer(nosy))
+        again = await client.get(f"/api/v1/users/{target}", headers=bearer(token))
+    assert cached.status_code == uncached.status_code == 403
+    errors = [response.json()["error"] for response in (cached, uncached)]
+    for error in errors:
+        error.pop("request_id")
+    assert errors[0] == errors[1]
+    assert errors[0]["code"] == "forbidden"
+    assert "target@example.com" not in cached.text
+    assert cache.stats == {**before, "hit": before["hit"] + 1}  # only the admin's read
+    assert again.json()["email"] == "target@example.com"
 
 
 async def test_set_active_invalidates(make_app: Callable[..., FastAPI], redis: Redis) -> None:

@@ -29,9 +29,9 @@ from typing import Literal, TypeVar
 
 from limits.errors import StorageError
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import MaxConnectionsError, RedisError
-from redis.retry import Retry
 
 from app.core.settings import Settings
 
