@@ -1,7 +1,7 @@
 """The log events and 429 bodies the CONTRACTs of ``app.users`` and ``app.ratelimit``
 document (ADR-0004, ADR-0019, ADR-0028; SECURITY E4, P10): event, outcome and the ids of
 each line, and the ``details`` of each 429 envelope. Written to kill the surviving mutants
-``make mutation`` listed (docs/testing.md#mutation-testing)."""
+``make mutation`` listed (docs/testing.md, "Mutation testing")."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ async def test_login_throttle_logs_who_was_throttled_and_answers_the_429_details
     make_app: Callable[..., FastAPI], records: list[logging.LogRecord]
 ) -> None:
     """``auth.login`` throttled ``by`` subject (one account from many IPs), then ``by`` ip
-    (one IP across accounts), on ``app.ratelimit.login``; each 429 says the budget's
+    (one IP across accounts), on the login throttle's logger; each 429 says the budget's
     ``retry_after`` in ``details`` and ``Retry-After``."""
     app = make_app(
         login_max_failures_per_account=2,
@@ -167,7 +167,7 @@ async def test_login_throttle_logs_who_was_throttled_and_answers_the_429_details
 async def test_signup_throttle_logs_and_answers_the_429_details(
     make_app: Callable[..., FastAPI], records: list[logging.LogRecord]
 ) -> None:
-    """``users.create`` throttled on ``app.ratelimit.signup``; the 429 names the sign-up
+    """``users.create`` throttled on the sign-up throttle's logger; the 429 names the sign-up
     budget and its ``retry_after``. The budget is per IP: another address still signs up."""
     app = make_app(signup_max_per_ip=1, signup_window_seconds=600)
     async with serve(app) as client:

@@ -2,8 +2,8 @@
 
 Reads the listing ``mutmut results --all true`` prints, one mutant a line::
 
-    app.core.errors.x_error_response__mutmut_3: killed
-    app.users.service.xǁUserServiceǁdelete__mutmut_7: survived
+    <module>.x_error_response__mutmut_3: killed
+    <module>.xǁUserServiceǁdelete__mutmut_7: survived
 
 and prints ``module  killed/total  rate`` per module (plus the undetected mutants by
 status), then exits 1 when a module's rate is under ``--min`` percent (85 by default;
@@ -14,7 +14,7 @@ mutants are left out of the total; every other status (``survived``, ``no tests`
 does not explain is an error (exit 2): a silent misread would report a wrong rate.
 
 Usage: ``python -m tests.support.mutation_report [--min 85] mutants/results.txt`` (``-``
-reads standard input). See docs/testing.md#mutation-testing.
+reads standard input). See docs/testing.md, "Mutation testing".
 """
 
 from __future__ import annotations
