@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.credentials.password_policy import MAX_LENGTH
 from app.credentials.refresh_tokens import MAX_REFRESH_TOKEN_LENGTH
 from app.users.models import EMAIL_MAX_LENGTH
-from app.users.schemas import NewPassword
+from app.users.schemas import CurrentPassword, NewPassword
 
 
 class LoginForm(BaseModel):
@@ -68,11 +68,5 @@ class PasswordChange(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    current_password: str = Field(
-        repr=False,
-        min_length=1,
-        max_length=MAX_LENGTH,
-        json_schema_extra={"format": "password", "writeOnly": True},
-        description="The password the account has now.",
-    )
+    current_password: CurrentPassword
     new_password: NewPassword

@@ -87,6 +87,19 @@ NewPassword = Annotated[
 ]
 
 
+#: The password an account has now, as proof for a change: only bounded, never echoed.
+CurrentPassword = Annotated[
+    str,
+    Field(
+        repr=False,
+        min_length=1,
+        max_length=MAX_LENGTH,
+        json_schema_extra={"format": "password", "writeOnly": True},
+        description="The password the account has now.",
+    ),
+]
+
+
 class UserCreate(BaseModel):
     """Sign-up body. Any other field (``is_superuser``, ``is_active``, ...) is a 422."""
 
@@ -102,13 +115,7 @@ class UserSelfUpdate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     email: Email
-    current_password: str = Field(
-        repr=False,
-        min_length=1,
-        max_length=MAX_LENGTH,
-        json_schema_extra={"format": "password", "writeOnly": True},
-        description="The password the account has now.",
-    )
+    current_password: CurrentPassword
 
 
 class UserAdminUpdate(BaseModel):
