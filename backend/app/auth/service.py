@@ -166,32 +166,14 @@ class AuthService:
         verified = user.hashed_password
         result = await self.hasher.verify(current, verified)
         if not result.ok:
-            audit(
-                logger,
-                "password change refused",
-                event="auth.password_change",
-                outcome="wrong_password",
-                actor=user.id,
-                subject=user.id,
-                session=session,
-                level=logging.WARNING,
-            )
+            _refused_change(user, session, "wrong_password")
             raise Forbidden(WRONG_CURRENT)
         new_hash = await self.hasher.hash(new)
         changed = await self.accounts.replace_password(
             user, verified=verified, new=new_hash, keep_session=session
         )
         if not changed:
-            audit(
-                logger,
-                "password change refused",
-                event="auth.password_change",
-                outcome="changed_concurrently",
-                actor=user.id,
-                subject=user.id,
-                session=session,
-                level=logging.WARNING,
-            )
+            _refused_change(user, session, "changed_concurrently")
             raise Conflict(CHANGED_CONCURRENTLY)
         audit(
             logger,
@@ -202,3 +184,11 @@ class AuthService:
             subject=user.id,
             session=session,
         )
+
+
+def _refused_change(user: User, session: uuid.UUID | None, outcome: str) -> None:
+    """The audit line of a refused password change (the proof or the race failed)."""
+    audit(
+        logger, "password change refused", event="auth.password_change", outcome=outcome,
+        actor=user.id, subject=user.id, session=session, level=logging.WARNING,
+    )  # fmt: skip
