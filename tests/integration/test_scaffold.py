@@ -16,11 +16,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 NAME = "gizmo_components"  # 16 characters: the longest name the scaffolder accepts
 BIN = Path(sys.executable).parent
+# What the outer run (CI's `make check PYTEST_ARGS=... DOCS_BROWSER_REQUIRED=1`) would leak
+# into the copy's own run: its make variables, and demands the copy cannot meet (no site/).
+_OUTER_RUN = frozenset({
+    "PYTEST_XDIST_WORKER", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTEST_ARGS",
+    "DOCS_BROWSER_REQUIRED", "FAULT_SUITE_REQUIRED",
+})  # fmt: skip
 
 
 def _run(root: Path, *command: str, timeout: float = 300) -> str:
-    env = {**os.environ, "PYTHONPATH": str(root / "backend"), "APP_ENV_FILE": "/dev/null"}
-    env.pop("PYTEST_XDIST_WORKER", None)
+    env = {k: v for k, v in os.environ.items() if k not in _OUTER_RUN}
+    env |= {"PYTHONPATH": str(root / "backend"), "APP_ENV_FILE": "/dev/null"}
     result = subprocess.run(
         command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
