@@ -54,3 +54,24 @@ def on_files(files: Files, config: Any) -> Files:
         file.inclusion = InclusionLevel.NOT_IN_NAV
         files.append(file)
     return files
+
+
+def on_config(config: Any) -> Any:
+    """3. Nav: append every ``adr/NNNN-*.md`` to the ``Decisions`` section, titled
+    ``NNNN title``, so each ADR is in the nav without a line per ADR in ``mkdocs.yml``."""
+    root = Path(config["docs_dir"])
+    for section in config["nav"] or []:
+        explanation = section.get("Explanation") if isinstance(section, dict) else None
+        for entry in explanation or []:
+            decisions = entry.get("Decisions") if isinstance(entry, dict) else None
+            if decisions is None:
+                continue
+            listed = {next(iter(e.values())) for e in decisions if isinstance(e, dict)}
+            for adr in sorted((root / "adr").glob("[0-9][0-9][0-9][0-9]-*.md")):
+                rel = adr.relative_to(root).as_posix()
+                if rel in listed:
+                    continue
+                text = adr.read_text(encoding="utf-8")
+                title = next((line[2:] for line in text.splitlines() if line.startswith("# ")), rel)
+                decisions.append({f"{adr.name[:4]} {title}": rel})
+    return config
