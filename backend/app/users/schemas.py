@@ -31,7 +31,7 @@ from app.db.repository import Page
 from app.users.models import EMAIL_MAX_LENGTH, mixes_scripts, normalize_email
 
 #: The password of the schema's examples (an example only; it passes the policy).
-EXAMPLE_PASSWORD = "correct horse battery staple 42"  # noqa: S105  # pragma: allowlist secret
+EXAMPLE_PASSWORD = "correct horse battery staple 42"  # noqa: S105 # nosec B105 # pragma: allowlist secret
 
 
 def _check_password(value: str) -> str:
