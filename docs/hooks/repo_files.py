@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,3 +76,31 @@ def on_config(config: Any) -> Any:
                 title = next((line[2:] for line in text.splitlines() if line.startswith("# ")), rel)
                 decisions.append({f"{adr.name[:4]} {title}": rel})
     return config
+
+
+_ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj):<code>~?([\w.]+)</code>")
+_OBJECT_ID = re.compile(r'id="(app(?:\.\w+)+)"')
+
+
+def on_page_content(html: str, page: Any, **_: Any) -> str:
+    """4. The Python reference: a Sphinx role (``:class:`AppError```) in a docstring
+    becomes a link to the object's section on the page (its full or short name, when it
+    names one object there), else plain code; the role's text never shows."""
+    if ":<code>" not in html:
+        return html
+    ids = _OBJECT_ID.findall(html)
+    by_name: dict[str, set[str]] = {}
+    for full in ids:
+        parts = full.split(".")
+        for i in range(len(parts)):
+            by_name.setdefault(".".join(parts[i:]), set()).add(full)
+
+    def link(match: re.Match[str]) -> str:
+        name = match[1]
+        short = name.rsplit(".", 1)[-1]
+        targets = by_name.get(name, set())
+        if len(targets) == 1:
+            return f'<a href="#{next(iter(targets))}"><code>{short}</code></a>'
+        return f"<code>{name}</code>"
+
+    return _ROLE.sub(link, html)
