@@ -8,6 +8,11 @@
    of hidden files, which ``exclude_docs`` may re-include with ``!/.name``) so that a
    README's relative link to ``Dockerfile`` or ``.env.example`` works in the site as on
    GitHub.
+3. Nav: every ADR joins the ``Decisions`` section (:func:`on_config`).
+4. The Python reference: Sphinx roles become links (:func:`on_page_content`).
+5. Configuration: each setting's row is its own anchor (``configuration/#JWT_SECRET_KEY``)
+   and the page is boosted in search, so a setting's name finds it first
+   (:func:`on_page_markdown`, :func:`on_page_content`; ADR-0040).
 """
 
 from __future__ import annotations
@@ -82,10 +87,23 @@ _ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj):<code>~?([\w.]+)
 _OBJECT_ID = re.compile(r'id="(app(?:\.\w+)+)"')
 
 
+CONFIGURATION_PAGE = "docs/configuration.md"
+_SETTING_ROW = re.compile(r"<tr>(\s*<td><code>)([A-Z][A-Z0-9_]*)(</code>)")
+
+
+def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
+    """5. Search ranks the configuration page first for a setting's name."""
+    if page.file.src_uri == CONFIGURATION_PAGE:
+        page.meta.setdefault("search", {}).setdefault("boost", 5)
+    return markdown
+
+
 def on_page_content(html: str, page: Any, **_: Any) -> str:
     """4. The Python reference: a Sphinx role (``:class:`AppError```) in a docstring
     becomes a link to the object's section on the page (its full or short name, when it
     names one object there), else plain code; the role's text never shows."""
+    if page.file.src_uri == CONFIGURATION_PAGE:
+        html = _SETTING_ROW.sub(r'<tr id="\2">\1\2\3', html)
     if ":<code>" not in html:
         return html
     ids = _OBJECT_ID.findall(html)
