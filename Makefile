@@ -118,8 +118,8 @@ docs-serve: $(VENV)/.docs ## Serve the docs site with live reload on http://127.
 	$(DOCS_ENV) $(BIN)/mkdocs serve --strict -a 127.0.0.1:8001
 
 .PHONY: docs-browser
-docs-browser: docs $(VENV)/.dev ## Open the built site in headless Chromium: nav, an ADR, a README, the API reference; no external or failed request
-	$(PY) -m tests.docs.browser_check site
+docs-browser: docs $(VENV)/.dev ## Open the built site in headless Chromium at desktop and phone widths; screenshots in reports/docs-browser
+	$(PY) -m tests.docs.browser_check site --screenshots reports/docs-browser
 
 .PHONY: openapi
 openapi: $(VENV)/.runtime ## Regenerate the committed OpenAPI snapshot docs/reference/openapi.json

@@ -224,12 +224,13 @@ def _register(result: Plan, plural: str, words: dict[str, str]) -> None:
         '"app.items.repository"',
         f'"app.items.repository", "app.{plural}.repository"',
     )
-    nav = "      - items/ contract: backend/app/items/CONTRACT.md\n"
+    nav = "              - CONTRACT: backend/app/items/CONTRACT.md\n"
     result.edit(
         "mkdocs.yml",
         nav,
-        nav + f"      - {plural}/: backend/app/{plural}/README.md\n"
-        f"      - {plural}/ contract: backend/app/{plural}/CONTRACT.md\n",
+        nav + f"          - {plural}/:\n"
+        f"              - README: backend/app/{plural}/README.md\n"
+        f"              - CONTRACT: backend/app/{plural}/CONTRACT.md\n",
     )
     for doc, prefix in (("AGENTS.md", "backend/app/"), ("README.md", "backend/app/"),
                         ("backend/app/README.md", "")):  # fmt: skip

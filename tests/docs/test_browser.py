@@ -31,6 +31,8 @@ from tests.docs.browser_check import PageResult, PageSpec
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "site"
+#: Kept by CI as an artifact (reports/): each checked page at each width.
+SCREENSHOTS = REPO / "reports" / "docs-browser"
 REQUIRED_ENV = browser_check.REQUIRED_ENV
 
 
@@ -83,17 +85,30 @@ def browser() -> Iterator[BrowserThread]:
 
 @pytest.mark.slow
 def test_built_site_shows_nav_adr_readme_and_api_reference_offline(browser: BrowserThread) -> None:
-    """Home, an ADR, a folder README, the HTTP API reference and Swagger UI, from site/."""
+    """Home, the tutorial, an ADR, a folder README, the HTTP API reference, Swagger UI and
+    the pages with diagrams, from site/; the tutorial, the HTTP reference, the ADR and the
+    architecture page at phone width too: nothing overflows, every diagram is drawn."""
     if not (SITE / "index.html").is_file():
         message = "site/ is not built: run `make docs` (then `make docs-browser`)"
         if _browser_required():
             pytest.fail(f"{REQUIRED_ENV}=1 but {message}", pytrace=False)
         pytest.skip(message)
-    results = browser.check_site(SITE)
+    results = browser.check_site(SITE, screenshots=SCREENSHOTS)
     lines, ok = browser_check.report(results)
     built = time.strftime("%Y-%m-%d %H:%M", time.localtime((SITE / "index.html").stat().st_mtime))
     assert ok, "\n".join([*lines, f"(site/ was built {built}: `make docs` if it is stale)"])
-    assert [r.spec.name for r in results] == [p.name for p in browser_check.PAGES]
+    pages = browser_check.PAGES
+    assert [(r.spec.name, r.viewport) for r in results] == [
+        *((p.name, "desktop") for p in pages),
+        *((p.name, "phone") for p in pages if p.phone),
+    ]
+    phone = {r.spec.name for r in results if r.viewport == "phone"}
+    assert {"tutorial", "HTTP API reference", "ADR", "architecture"} <= phone
+    drawn = [c for r in results for c in r.checked if c.endswith("diagrams")]
+    assert drawn
+    assert all(c.split("/")[0] == c.split("/")[1].split()[0] for c in drawn), drawn
+    assert all("no overflow" in r.checked for r in results)
+    assert (SCREENSHOTS / "tutorial-phone.png").is_file()
     assert all(r.requests > 1 for r in results), lines
     api = next(r for r in results if r.spec.operations)
     operations = browser_check.operations_in(SITE / browser_check.SNAPSHOT)
@@ -116,6 +131,10 @@ def _planted_site(root: Path) -> Path:
         '<script>console.error("planted console error")</script></body></html>',
         "broken/swagger.html": '<div class="opblock-summary"><span class="opblock-summary-method">'
         'get</span><span class="opblock-summary-path" data-path="/a">/a</span></div>',
+        "wide/index.html": "<html><body><article><h1>Wide</h1><pre><code>"
+        + "x" * 400
+        + '</code></pre><pre class="mermaid"><code>graph LR; a--&gt;b</code></pre>'
+        "</article></body></html>",
         "ok.css": "h1 { color: #333 }",
         "ok.js": "document.title = 'clean'",
         "openapi.json": json.dumps(
@@ -141,11 +160,12 @@ def test_checker_reports_external_requests_missing_assets_and_missing_content(
         operations="openapi.json",
         swagger="openapi.json",
     )
-    results = browser.check_site(site, [clean, broken], timeout_ms=3000)
+    wide = PageSpec("wide", "wide/", ("Wide",), diagrams=1, phone=True)
+    results = browser.check_site(site, [clean, broken, wide], timeout_ms=3000)
 
     assert results[0].problems == []
     assert results[0].requests == 3  # the page, its stylesheet and its script
-    assert results[0].checked == ["nav 1 links", "1/1 texts"]
+    assert results[0].checked == ["nav 1 links", "1/1 texts", "no overflow"]
     problems = results[1].problems
     assert "request to another host (blocked): https://cdn.example.invalid/lib.js" in problems
     base = results[1].url.removesuffix("broken/")
@@ -157,14 +177,30 @@ def test_checker_reports_external_requests_missing_assets_and_missing_content(
     assert "operation not rendered: POST /b" in problems
     assert "operation not listed by Swagger UI: POST /b" in problems
     assert len(problems) == 8, problems
-    assert results[1].checked == ["1/2 texts", "1/2 operations", "1/2 Swagger UI operations"]
+    assert results[1].checked == [
+        "1/2 texts",
+        "1/2 operations",
+        "1/2 Swagger UI operations",
+        "no overflow",
+    ]
+    assert [(r.spec.name, r.viewport) for r in results[2:]] == [
+        ("wide", "desktop"),
+        ("wide", "phone"),
+    ]
+    for wide_result in results[2:]:
+        assert wide_result.problems == [
+            "diagrams drawn: 0 of 1; 1 left as text (is docs/assets/javascripts/mermaid.min.js "
+            "loaded?)",
+            f"overflows the screen horizontally: {'x' * 50!r}",
+            "overflows the screen horizontally: '(the page itself)'",
+        ], wide_result.problems
 
     lines, ok = browser_check.report(results)
     assert not ok
-    assert lines[0].startswith("ok   clean")
-    assert lines[1].startswith("FAIL broken")
+    assert lines[0].startswith("ok   clean @ desktop")
+    assert lines[1].startswith("FAIL broken @ desktop")
     assert "     - request to another host (blocked): https://cdn.example.invalid/lib.js" in lines
-    assert "1 of 2 pages failed" in lines[-1]
+    assert "3 of 4 pages failed" in lines[-1]
 
 
 def test_cli_without_a_browser_fails_or_skips_only_when_told(

@@ -12,6 +12,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from tests.docs import structure
 from tests.docs.drift import REPO, load_pyproject
 from tests.docs.references import tracked_files
 
@@ -105,7 +106,7 @@ def test_tooling_is_configured_strictly() -> None:
 def test_docs_site_is_configured_for_offline_strict_builds() -> None:
     """No web fonts, no remote inventories, strict validation (ADR-0020)."""
     text = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
-    config = yaml.safe_load(text)
+    config = structure.load_mkdocs(REPO)
     assert config["theme"]["font"] is False
     assert config["strict"] is True
     assert config["docs_dir"] == "."

@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.credentials.password_policy import MAX_LENGTH
 from app.credentials.refresh_tokens import MAX_REFRESH_TOKEN_LENGTH
 from app.users.models import EMAIL_MAX_LENGTH
-from app.users.schemas import CurrentPassword, NewPassword
+from app.users.schemas import EXAMPLE_PASSWORD, CurrentPassword, NewPassword
+
+#: The refresh token of the schema's examples: a placeholder, as the real one is random.
+OPAQUE_EXAMPLE = "<opaque refresh token>"
 
 
 class LoginForm(BaseModel):
@@ -19,6 +22,18 @@ class LoginForm(BaseModel):
     ``username`` as missing and declares no bounds. Here both fields need 1+ characters
     and are bounded (R2); an over-long password is a 422, never a 500 (P2).
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "ada@example.com",
+                    "password": EXAMPLE_PASSWORD,
+                    "grant_type": "password",
+                }
+            ]
+        }
+    )
 
     username: str = Field(min_length=1, max_length=EMAIL_MAX_LENGTH, description="The email.")
     password: str = Field(
@@ -35,6 +50,19 @@ class LoginForm(BaseModel):
 class TokenResponse(BaseModel):
     """An OAuth2 bearer token and its refresh token (RFC 6749 §5.1, §6)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiJ9.<claims>.<signature>",  # nosec B105
+                    "token_type": "bearer",  # nosec B105 - the OAuth2 token type
+                    "expires_in": 900,
+                    "refresh_token": OPAQUE_EXAMPLE,
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Lifetime of the access token in seconds.", ge=1)
@@ -49,7 +77,11 @@ class TokenResponse(BaseModel):
 class RefreshRequest(BaseModel):
     """Body of ``POST /api/v1/auth/refresh``."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"refresh_token": OPAQUE_EXAMPLE}]},
+    )
 
     refresh_token: str = Field(
         repr=False,
@@ -66,7 +98,18 @@ class PasswordChange(BaseModel):
     The new password follows the sign-up rules; unknown fields are a 422.
     """
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": EXAMPLE_PASSWORD,
+                    "new_password": EXAMPLE_PASSWORD.replace("42", "43"),
+                }
+            ]
+        },
+    )
 
     current_password: CurrentPassword
     new_password: NewPassword

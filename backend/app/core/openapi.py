@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from app.core.errors import DEFAULT_MESSAGES, RETRY_AFTER_HEADER, ErrorEnvelope
+from app.core.errors import DEFAULT_MESSAGES, ERROR_CODES, RETRY_AFTER_HEADER, ErrorEnvelope
 
 DESCRIPTION = """\
 A documentation-first, production-minded FastAPI backend.
@@ -21,6 +21,8 @@ A documentation-first, production-minded FastAPI backend.
 * Every error uses one envelope: `{"error": {"code", "message", "request_id", "details"}}`.
 * Every response carries `X-Request-ID`; send your own (1-128 chars of `[A-Za-z0-9._-]`)
   to correlate logs.
+* Authenticated operations take `Authorization: Bearer <access_token>`, the token from
+  `POST /api/v1/auth/login` (a form: `username=<email>&password=<password>&grant_type=password`).
 * The public surface is `/api/v1`; `/health`, `/auth/login` and `/auth/me` are legacy aliases.
 """
 
@@ -30,6 +32,53 @@ TAGS: list[dict[str, Any]] = [
     {"name": "users", "description": "Sign-up and user lookup."},
     {"name": "items", "description": "Your items: the example owned resource."},
 ]
+
+#: ``request_id`` of the error examples: what ``X-Request-ID`` carries when none was sent.
+EXAMPLE_REQUEST_ID = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#: ``details`` of the 422 example: the shape of ``app.core.errors.validation_details``.
+VALIDATION_DETAILS_EXAMPLE = [
+    {"loc": ["body", "email"], "msg": "value is not a valid email address", "type": "value_error"}
+]
+
+
+def error_example(status: int) -> dict[str, Any]:
+    """The envelope as ``status`` returns it: its own code and default message."""
+    return {
+        "error": {
+            "code": ERROR_CODES[status],
+            "message": DEFAULT_MESSAGES[status],
+            "request_id": EXAMPLE_REQUEST_ID,
+            "details": VALIDATION_DETAILS_EXAMPLE if status == 422 else None,
+        }
+    }
+
+
+def add_examples(schema: dict[str, Any]) -> None:
+    """Give every request and response body without one an ``example``: an error's
+    envelope for its status (:func:`error_example`), else the first of its model's
+    ``examples`` (``model_config = ConfigDict(json_schema_extra={"examples": [...]})``).
+
+    Swagger UI and the site's HTTP reference show these; ``tests/contract/
+    test_schema_examples.py`` validates each against its schema (ADR-0040).
+    """
+    components = schema.get("components", {}).get("schemas", {})
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            bodies: list[tuple[str | None, Any]] = [(None, operation.get("requestBody", {}))]
+            bodies += [(status, r) for status, r in operation.get("responses", {}).items()]
+            for status, body in bodies:
+                for media in body.get("content", {}).values():
+                    if "example" in media or "examples" in media:
+                        continue
+                    ref = str(media.get("schema", {}).get("$ref", ""))
+                    name = ref.rpartition("/")[2]
+                    if name == "ErrorEnvelope" and status and int(status) in ERROR_CODES:
+                        media["example"] = error_example(int(status))
+                    elif components.get(name, {}).get("examples"):
+                        media["example"] = components[name]["examples"][0]
+
 
 # --- Errors every operation can return, whatever its author declared (ADR-0021) --------------
 #: Returned by layers outside any route: the body limit (413) and the outermost guard (500).
@@ -157,6 +206,7 @@ def declare_implicit_errors(
                             "Retry-After", RETRY_AFTER_HEADER
                         )
                 operation["responses"] = dict(sorted(responses.items()))
+        add_examples(schema)
         app.openapi_schema = schema
         return schema
 

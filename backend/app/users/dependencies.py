@@ -39,6 +39,10 @@ logger = logging.getLogger("app.auth")
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=f"{API_V1_PREFIX}/auth/login",  # the login route of app.auth (a URL, no import)
     scheme_name="OAuth2PasswordBearer",
+    description=(
+        "Send `Authorization: Bearer <access_token>`, the `access_token` of "
+        "`POST /api/v1/auth/login`. Never in the URL or a cookie."
+    ),
     auto_error=False,
 )
 

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    JsonValue,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -28,6 +29,9 @@ from pydantic.json_schema import SkipJsonSchema
 from app.credentials.password_policy import MAX_LENGTH, MIN_LENGTH, check_new_password
 from app.db.repository import Page
 from app.users.models import EMAIL_MAX_LENGTH, mixes_scripts, normalize_email
+
+#: The password of the schema's examples (an example only; it passes the policy).
+EXAMPLE_PASSWORD = "correct horse battery staple 42"  # noqa: S105 # nosec B105 # pragma: allowlist secret
 
 
 def _check_password(value: str) -> str:
@@ -81,7 +85,7 @@ NewPassword = Annotated[
             f"{MIN_LENGTH}-{MAX_LENGTH} characters, any Unicode including spaces; "
             "common passwords are refused."
         ),
-        examples=["correct horse battery staple 42"],
+        examples=[EXAMPLE_PASSWORD],
     ),
     AfterValidator(_check_password),
 ]
@@ -100,10 +104,32 @@ CurrentPassword = Annotated[
 ]
 
 
+#: The example user of the schema (docs/reference/api.md and Swagger UI show it).
+USER_EXAMPLE: dict[str, JsonValue] = {
+    "id": "0b0e9c6e-5f7a-4c1e-9d3b-2f6a8c1d4e57",
+    "email": "ada@example.com",
+    "is_active": True,
+    "is_superuser": False,
+    "created_at": "2026-01-15T09:30:00Z",
+    "updated_at": "2026-01-15T09:30:00Z",
+}
+
+
 class UserCreate(BaseModel):
     """Sign-up body. Any other field (``is_superuser``, ``is_active``, ...) is a 422."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "password": EXAMPLE_PASSWORD,
+                }
+            ]
+        },
+    )
 
     email: Email
     password: NewPassword
@@ -112,7 +138,18 @@ class UserCreate(BaseModel):
 class UserSelfUpdate(BaseModel):
     """Body of ``PATCH /users/me``: a new address, proven by the current password."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada.lovelace@example.com",
+                    "current_password": EXAMPLE_PASSWORD,
+                }
+            ]
+        },
+    )
 
     email: Email
     current_password: CurrentPassword
@@ -121,7 +158,9 @@ class UserSelfUpdate(BaseModel):
 class UserAdminUpdate(BaseModel):
     """Body of ``PATCH /users/{user_id}`` (admins): only the fields sent change."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True, extra="forbid", json_schema_extra={"examples": [{"is_active": False}]}
+    )
 
     #: Optional but never null (the schema does not offer ``null``).
     is_active: bool | SkipJsonSchema[None] = None
@@ -142,7 +181,7 @@ UserSort = Literal["created_at", "-created_at", "email", "-email"]
 class UserPublic(BaseModel):
     """A user as the API shows it. Field list is an allow-list; never add the hash."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [USER_EXAMPLE]})
 
     id: uuid.UUID
     email: str
@@ -154,3 +193,9 @@ class UserPublic(BaseModel):
 
 class UserPage(Page[UserPublic]):
     """One page of users (admin listing)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [USER_EXAMPLE], "total": 1, "offset": 0, "limit": 20}]
+        }
+    )
