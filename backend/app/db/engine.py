@@ -141,4 +141,11 @@ class Database:
         await self.engine.dispose()
 
 
-__all__ = ["AsyncSession", "Database", "ReadOnlyWrite", "ReadSession", "create_engine", "is_read_only"]
+__all__ = [
+    "AsyncSession",
+    "Database",
+    "ReadOnlyWrite",
+    "ReadSession",
+    "create_engine",
+    "is_read_only",
+]

@@ -75,11 +75,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield one session for the request; commit if the handler succeeded, else roll back.
     A safe method's session is read-only (autocommit; nothing to commit)."""
     database = get_database(request)
-    if request.method in SAFE_METHODS:
-        maker = database.read_sessionmaker
-    else:
-        maker = database.sessionmaker
-    async with maker() as session:
+    read_only = request.method in SAFE_METHODS
+    async with (database.read_sessionmaker if read_only else database.sessionmaker)() as session:
         try:
             yield session
             await session.commit()
