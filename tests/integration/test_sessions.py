@@ -232,21 +232,36 @@ async def test_e3_refresh_tokens_appear_only_in_login_and_refresh_answers(
     assert not [s for s in secrets for r in others if s in r.text]
 
 
-async def test_users_me_is_one_database_round_trip(client, app) -> None:
-    """``GET /users/me`` loads the principal, user and session, in one query."""
+async def test_users_me_is_one_database_round_trip(client, app, monkeypatch) -> None:
+    """``GET /users/me`` loads the principal, user and session, in one query; on
+    PostgreSQL that query is the only round trip: no ping, no ``BEGIN``/``COMMIT``
+    (asyncpg sends those through ``Connection.execute``, ADR-0042)."""
     await add_user(app, "alice@example.com")
     pair = await _login(client, "alice@example.com")
+    assert await _status(client, pair["access_token"]) == 200  # warm: statement cached
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args) -> None:
         statements.append(statement)
 
     engine = app.state.container.database.engine.sync_engine
+    simple: list[str] = []
+    if engine.dialect.name == "postgresql":
+        import asyncpg
+
+        original = asyncpg.Connection.execute
+
+        async def counted(self, query, *args, **kwargs):
+            simple.append(query)
+            return await original(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, "execute", counted)
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
         assert await _status(client, pair["access_token"]) == 200
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+    assert simple == []
     queries = [s for s in statements if not s.lstrip().upper().startswith(("PRAGMA", "SELECT 1"))]
     assert len(queries) == 1, queries
     assert "sessions" in queries[0]

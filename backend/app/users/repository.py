@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, and_, func, inspect, select, true, update
+from sqlalchemy import CursorResult, and_, bindparam, func, inspect, select, true, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 
@@ -35,8 +35,11 @@ def _keys(model: type[Base]) -> tuple[str, ...]:
 _USERS, _SESSIONS = User.__table__, LoginSession.__table__
 _USER_KEYS, _SESSION_KEYS = _keys(User), _keys(LoginSession)
 #: The principal's lookup as a Core query (ADR-0042): both rows by primary key, joined.
-_PRINCIPAL = select(_USERS, _SESSIONS).join_from(
-    _USERS, _SESSIONS, _SESSIONS.c.user_id == _USERS.c.id
+#: Built once, with bound parameters: no expression building or cache key per request.
+_PRINCIPAL = (
+    select(_USERS, _SESSIONS)
+    .join_from(_USERS, _SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(_USERS.c.id == bindparam("user_id"), _SESSIONS.c.id == bindparam("session_id"))
 )
 
 
@@ -72,8 +75,8 @@ class UserRepository(Repository[User]):
         and no ORM loading (ADR-0042). In a session that can write, both objects join it
         as if loaded; a read-only request's session cannot write, so they stay detached
         (every column is loaded: nothing to lazy-load)."""
-        statement = _PRINCIPAL.where(_USERS.c.id == user_id, _SESSIONS.c.id == session_id)
-        row = (await self.session.execute(statement)).first()
+        params = {"user_id": user_id, "session_id": session_id}
+        row = (await self.session.execute(_PRINCIPAL, params)).first()
         if row is None:
             return None
         split = len(_USER_KEYS)
