@@ -66,7 +66,8 @@ SESSIONS_SEEN: list[tuple[str, bool, str]] = []
 async def kind(session: SessionDep, request: Request) -> dict[str, int]:
     """Record the request's session, then read through it."""
     conn = await session.connection()
-    level = await conn.get_isolation_level()
+    assert conn.sync_connection is not None
+    level = conn.sync_connection.get_execution_options().get("isolation_level", "default")
     SESSIONS_SEEN.append((request.method, is_read_only(session), level))
     return {
         "count": (
