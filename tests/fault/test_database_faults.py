@@ -1,8 +1,9 @@
 """PostgreSQL faults against the real app on a throwaway cluster (ADR-0008, ADR-0030).
 
 SECURITY D1 (pool exhaustion -> 503 quickly), D2 (first query after a restart
-succeeds: ``pool_pre_ping``), D3 (statement and connect timeouts), D4 (server
-down -> ``/ready`` 503 naming ``db``, API 503 envelope, ``/live`` 200, recovery).
+succeeds: the pool's checkout liveness test, ADR-0042), D3 (statement and connect
+timeouts), D4 (server down -> ``/ready`` 503 naming ``db``, API 503 envelope,
+``/live`` 200, recovery).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
 from tests.fault import probes
 from tests.fault.pg import ThrowawayPostgres
@@ -136,9 +138,12 @@ async def test_postgres_down_then_back(
 
 
 async def test_first_query_after_restart_succeeds(
-    make_fault_app: Callable[..., FastAPI], pg: ThrowawayPostgres
+    make_fault_app: Callable[..., FastAPI], pg: ThrowawayPostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SECURITY D2: pooled connections die with the server; pre-ping replaces them unseen."""
+    """SECURITY D2: pooled connections die with the server; the checkout liveness test
+    replaces them unseen, and without a round trip: no ping is ever sent (ADR-0042)."""
+    pings: list[object] = []
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", pings.append)
     app = with_probes(make_fault_app())
     async with serve(app) as client:
         assert (await client.get("/probe/db")).status_code == 200
@@ -149,6 +154,8 @@ async def test_first_query_after_restart_succeeds(
         first = await client.get("/probe/db")
         assert first.status_code == 200, first.text
         assert first.json() == {"one": 1}
+        assert (await client.get("/probe/db")).status_code == 200
+    assert pings == []
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
-"""Session-per-request and database outages (ADR-0007, ADR-0008)."""
+"""Session-per-request and database outages (ADR-0007, ADR-0008, ADR-0042)."""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 
+from app.db.engine import ReadOnlyWrite, is_read_only
 from app.db.session import SessionDep, after_commit
+from app.users.models import User
 from tests.fixtures.app import serve
 
 CLOSED_PORT_PG = "postgresql://postgres:pw@127.0.0.1:9/none"  # pragma: allowlist secret
@@ -54,6 +56,35 @@ async def write_then(value: int, session: SessionDep) -> dict[str, int]:
 async def count(session: SessionDep) -> dict[str, int]:
     result = await session.execute(sa.select(sa.func.count()).select_from(scratch))
     return {"count": result.scalar_one()}
+
+
+#: What the session of each request looked like: (method, read-only, isolation level).
+SESSIONS_SEEN: list[tuple[str, bool, str]] = []
+
+
+@router.api_route("/kind", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
+async def kind(session: SessionDep, request: Request) -> dict[str, int]:
+    """Record the request's session, then read through it."""
+    conn = await session.connection()
+    assert conn.sync_connection is not None
+    level = conn.sync_connection.get_execution_options().get("isolation_level", "default")
+    SESSIONS_SEEN.append((request.method, is_read_only(session), level))
+    return {
+        "count": (
+            await session.execute(sa.select(sa.func.count()).select_from(scratch))
+        ).scalar_one()
+    }
+
+
+@router.get("/write-in-get/{how}")
+async def write_in_get(how: str, session: SessionDep) -> dict[str, int]:
+    """A bug on purpose: a safe method that writes (a Core INSERT or an ORM flush)."""
+    if how == "core":
+        await session.execute(scratch.insert().values(id=99))
+    else:
+        session.add(User(email="get-writes@example.com", hashed_password="x"))
+        await session.flush()
+    return {"id": 99}
 
 
 @pytest.fixture
@@ -142,3 +173,41 @@ async def test_unavailable_classifier() -> None:
     assert is_unavailable(exc.TimeoutError())
     assert not is_unavailable(exc.IntegrityError("x", {}, Exception()))
     assert not is_unavailable(ValueError())
+
+
+async def test_safe_methods_get_a_read_only_autocommit_session(app: FastAPI, scratch_table) -> None:
+    """ADR-0042: GET/HEAD/OPTIONS run on a read-only session, in autocommit on PostgreSQL
+    (no BEGIN/COMMIT round trips; SQLite never sends BEGIN before a read); every other
+    method gets the transaction that commits before the response (ADR-0007)."""
+    SESSIONS_SEEN.clear()
+    async with serve(app) as client:
+        for method in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"):
+            response = await client.request(method, "/probe/kind")
+            assert response.status_code == 200, (method, response.text)
+    postgres = app.state.container.database.engine.dialect.name == "postgresql"
+    for method, read_only, level in SESSIONS_SEEN:
+        assert read_only is (method in ("GET", "HEAD", "OPTIONS")), method
+        if postgres:
+            assert (level == "AUTOCOMMIT") is read_only, (method, level)
+        else:
+            assert level != "AUTOCOMMIT", (method, level)
+    assert len(SESSIONS_SEEN) == 7
+
+
+@pytest.mark.parametrize("how", ["core", "orm"])
+async def test_a_safe_method_that_writes_is_refused_and_nothing_is_written(
+    app: FastAPI, scratch_table, how: str
+) -> None:
+    """ADR-0042: a write in a read-only request raises before any SQL is sent (a bug:
+    500 envelope), so an autocommit session never leaves half a change behind."""
+    async with serve(app) as client:
+        response = await client.get(f"/probe/write-in-get/{how}")
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error"
+        assert (await client.get("/probe/count")).json() == {"count": 0}
+    async with (
+        app.router.lifespan_context(app),
+        app.state.container.database.read_sessionmaker() as session,
+    ):
+        with pytest.raises(ReadOnlyWrite):
+            await session.execute(scratch.delete())

@@ -1,5 +1,8 @@
 """Session-per-request dependency: commit on success, rollback on error (ADR-0007).
 
+A request with a safe method (``GET``, ``HEAD``, ``OPTIONS``) gets a read-only session
+in autocommit: no ``BEGIN``/``COMMIT`` round trips, and any write raises (ADR-0042).
+
 A write that must stand although the request is refused (a revoked session after a
 refresh-token reuse) is marked with :func:`keep_writes_on_error`.
 
@@ -64,9 +67,16 @@ async def _commit_or_roll_back(session: AsyncSession) -> None:
         await session.rollback()
 
 
+#: HTTP methods that never write (RFC 9110 safe methods): their sessions are read-only.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Yield one session for the request; commit if the handler succeeded, else roll back."""
-    async with get_database(request).sessionmaker() as session:
+    """Yield one session for the request; commit if the handler succeeded, else roll back.
+    A safe method's session is read-only (autocommit; nothing to commit)."""
+    database = get_database(request)
+    read_only = request.method in SAFE_METHODS
+    async with (database.read_sessionmaker if read_only else database.sessionmaker)() as session:
         try:
             yield session
             await session.commit()

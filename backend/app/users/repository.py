@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, and_, func, select, true, update
+from sqlalchemy import CursorResult, and_, bindparam, func, inspect, select, true, update
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 
+from app.db.base import Base
+from app.db.engine import is_read_only
 from app.db.repository import MAX_PAGE_SIZE, Repository
 from app.sessions.models import LoginSession
 from app.users.models import User, normalize_email
@@ -20,6 +24,35 @@ ORDERS: dict[str, tuple[Any, ...]] = {
     "email": (User.email.asc(), User.id.asc()),
     "-email": (User.email.desc(), User.id.desc()),
 }
+
+
+def _keys(model: type[Base]) -> tuple[str, ...]:
+    """The attribute names of ``model``'s table columns, in column order."""
+    mapper = inspect(model)
+    return tuple(mapper.get_property_by_column(column).key for column in model.__table__.c)
+
+
+_USERS, _SESSIONS = User.__table__, LoginSession.__table__
+_USER_KEYS, _SESSION_KEYS = _keys(User), _keys(LoginSession)
+#: The principal's lookup as a Core query (ADR-0042): both rows by primary key, joined.
+#: Built once, with bound parameters: no expression building or cache key per request.
+_PRINCIPAL = (
+    select(_USERS, _SESSIONS)
+    .join_from(_USERS, _SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(_USERS.c.id == bindparam("user_id"), _SESSIONS.c.id == bindparam("session_id"))
+)
+
+
+M = TypeVar("M", bound=Base)
+
+
+def _persistent(model: type[M], keys: tuple[str, ...], values: Any) -> M:
+    """An instance of ``model`` holding the loaded ``values`` as if the ORM had loaded it
+    (no constructor, no attribute events: the values are the row's, already valid)."""
+    instance: M = manager_of_class(model).new_instance()
+    instance.__dict__.update(zip(keys, values, strict=True))
+    make_transient_to_detached(instance)
+    return instance
 
 
 class UserRepository(Repository[User]):
@@ -38,14 +71,20 @@ class UserRepository(Repository[User]):
         self, user_id: uuid.UUID, session_id: uuid.UUID
     ) -> tuple[User, LoginSession] | None:
         """The user and one of their sessions in **one** query (the principal's lookup,
-        one round trip per request), or ``None`` when either is missing."""
-        statement = (
-            select(User, LoginSession)
-            .join(LoginSession, LoginSession.user_id == User.id)
-            .where(User.id == user_id, LoginSession.id == session_id)
-        )
-        row = (await self.session.execute(statement)).first()
-        return None if row is None else (row[0], row[1])
+        one round trip per request), or ``None`` when either is missing. A Core query
+        and no ORM loading (ADR-0042). In a session that can write, both objects join it
+        as if loaded; a read-only request's session cannot write, so they stay detached
+        (every column is loaded: nothing to lazy-load)."""
+        params = {"user_id": user_id, "session_id": session_id}
+        row = (await self.session.execute(_PRINCIPAL, params)).first()
+        if row is None:
+            return None
+        split = len(_USER_KEYS)
+        user = _persistent(User, _USER_KEYS, row[:split])
+        login = _persistent(LoginSession, _SESSION_KEYS, row[split:])
+        if not is_read_only(self.session):
+            self.session.add_all((user, login))
+        return user, login
 
     async def page(
         self,
