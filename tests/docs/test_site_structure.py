@@ -51,12 +51,15 @@ def test_site_url_comes_from_the_environment() -> None:
 
 def test_planted_structure_drift_is_reported(tmp_path: Path) -> None:
     """Planted drift: a second H1 (code fences do not count), a page no llmstxt section
-    matches, a copied bench number."""
+    matches, a copied bench number (a target's threshold, the first cell, may be quoted)."""
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs/a.md").write_text("# A\n\n```bash\n# a comment\n```\n\n# B\n")
-    (tmp_path / "docs/b.md").write_text("# B\n\nThe stack costs ~0.11 ms; 9,368 req/s.\n")
+    (tmp_path / "docs/b.md").write_text(
+        "# B\n\nThe stack costs ~0.11 ms; 9,368 req/s; the target is 0.40 ×.\n"
+    )
     (tmp_path / structure.PERFORMANCE_PAGE).write_text(
-        "# Performance\n\n| a | b |\n|---|---|\n| 9,368 | 0.11 |\n"
+        "# Performance\n\n| a | b | c |\n|---|---|---|\n| /health | 9,368 | 0.11 |\n"
+        "| >= 0.40x the reference | 0.17x | MISSED |\n"
     )
     assert structure.check_one_h1(tmp_path, ["docs/a.md", "docs/b.md"]) == [
         "docs/a.md has 2 H1 headings: keep exactly one (`# Title`); make the others `##`"
