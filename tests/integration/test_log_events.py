@@ -9,20 +9,25 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 
+import jwt
 import pytest
 from fastapi import FastAPI
 
 from app.core.errors import Forbidden
+from app.credentials.tokens import create_access_token
 from app.ratelimit.login_throttle import TOO_MANY_ATTEMPTS
 from app.ratelimit.signup_throttle import TOO_MANY_SIGNUPS
 from app.users.dependencies import require_roles
 from app.users.models import User
+from app.users.repository import UserRepository
 from tests.fixtures.app import serve
-from tests.fixtures.auth import add_user, bearer, login
+from tests.fixtures.auth import add_user, bearer, login, session_token
 
 LOGGERS = ("app.users", "app.auth", "app.ratelimit.login", "app.ratelimit.signup")
 LOGIN = "/api/v1/auth/login"
 SIGNUP = "/api/v1/users"
+ME = "/api/v1/users/me"
+LOGOUT = "/api/v1/auth/logout"
 WRONG = "wrong password entirely"  # pragma: allowlist secret
 
 
@@ -192,3 +197,57 @@ async def test_rate_limit_429_details_name_the_limit(make_app: Callable[..., Fas
     assert details.pop("limit") == 1
     assert 1 <= details.pop("retry_after") <= 60
     assert set(details) == {"message"}
+
+
+async def test_every_refused_token_is_logged_with_its_reason_and_ids(
+    app: FastAPI, records: list[logging.LogRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``auth.token`` on ``app.auth`` (SECURITY E4): each way a bearer token is refused is
+    one warning with its ``outcome`` and the ids it names (never the token), and a failed
+    lookup one error; the client sees only the 401 (or the 503)."""
+    settings = app.state.container.settings
+    async with serve(app) as client:
+        alice = await add_user(app, "alice@example.com")
+        idle = await add_user(app, "idle@example.com", is_active=False)
+        token = await session_token(app, alice)
+        sid = uuid.UUID(jwt.decode(token, options={"verify_signature": False})["sid"])
+        ghost, ghost_sid = uuid.uuid4(), uuid.uuid4()
+        cases = {
+            "missing_token": None,
+            "invalid_token": "not-a-token",
+            "unknown_user": create_access_token(ghost, settings, session_id=ghost_sid).token,
+            "inactive_user": await session_token(app, idle),
+            "revoked_token": create_access_token(alice, settings, version=1, session_id=sid).token,
+        }
+        statuses = [
+            (await client.get(ME, headers=bearer(t) if t else {})).status_code
+            for t in cases.values()
+        ]
+        ended = await session_token(app, alice)
+        assert (await client.post(LOGOUT, headers=bearer(ended))).status_code == 204
+        statuses.append((await client.get(ME, headers=bearer(ended))).status_code)
+
+        async def broken(*_: object) -> None:
+            raise OSError("database unreachable")
+
+        monkeypatch.setattr(UserRepository, "get_with_session", broken)
+        failed = await client.get(ME, headers=bearer(token))
+    assert statuses == [401] * 6
+    assert failed.status_code == 503
+    lines = [r for r in records if getattr(r, "event", None) == "auth.token"]
+    ended_sid = jwt.decode(ended, options={"verify_signature": False})["sid"]
+    assert [
+        (r.name, r.levelname, r.getMessage(), r.outcome, getattr(r, "user_id", None)) for r in lines
+    ] == [
+        ("app.auth", "WARNING", "authentication rejected", "missing_token", None),
+        ("app.auth", "WARNING", "authentication rejected", "invalid_token", None),
+        ("app.auth", "WARNING", "authentication rejected", "unknown_user", str(ghost)),
+        ("app.auth", "WARNING", "authentication rejected", "inactive_user", str(idle)),
+        ("app.auth", "WARNING", "authentication rejected", "revoked_token", str(alice)),
+        ("app.auth", "WARNING", "authentication rejected", "session_ended", str(alice)),
+        ("app.auth", "ERROR", "authorization lookup failed; denying", "lookup_failed", str(alice)),
+    ]
+    by_outcome = {r.outcome: r for r in lines}
+    assert by_outcome["invalid_token"].detail == "DecodeError"  # why, never the token
+    assert by_outcome["unknown_user"].session_id == str(ghost_sid)
+    assert by_outcome["session_ended"].session_id == ended_sid

@@ -96,8 +96,8 @@ async def test_admin_changes_are_admin_only_and_strict(client, app) -> None:
 
 async def test_r2_admin_list_filters_sorts_and_counts(client, app) -> None:
     """SECURITY R2: the admin list filters by email substring (literal ``%``/``_``),
-    ``is_active`` and ``is_superuser``, sorts only by the allow-list, and counts the
-    filtered total."""
+    ``is_active`` and ``is_superuser``, sorts only by the allow-list, pages with
+    ``offset``/``limit``, and counts the filtered total."""
     _, root = await _admin(app, client)
     await add_user(app, "alice@example.com")
     await add_user(app, "al_ex@example.com", is_active=False)
@@ -115,6 +115,8 @@ async def test_r2_admin_list_filters_sorts_and_counts(client, app) -> None:
     assert await emails(is_superuser=True) == (["root@example.com"], 1)
     ordered, total = await emails(sort="-email", limit=2)
     assert (ordered, total) == (["root@example.com", "bob@example.org"], 4)
+    page_two = await emails(sort="-email", limit=2, offset=2)
+    assert page_two == (["alice@example.com", "al_ex@example.com"], 4)
     bad = await client.get(USERS, params={"sort": "hashed_password"}, headers=root)
     assert bad.status_code == 422
 

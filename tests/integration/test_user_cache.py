@@ -5,6 +5,7 @@ Runs on fakeredis by default and on the real Redis in ``REDIS_URL`` when set.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 
@@ -72,6 +73,26 @@ async def test_second_read_is_served_from_redis(
     assert app.state.container.user_cache.stats["hit"] == 1
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
+
+
+async def test_a_hit_serves_the_stored_payload(
+    make_app: Callable[..., FastAPI], redis: Redis
+) -> None:
+    """A hit answers with what Redis holds, without reading the row: a payload stored
+    there (here, one with another e-mail) is what every later read returns until the
+    entry is dropped, and each lookup is counted."""
+    app = make_app(cache_enabled=True, cache_default_ttl_seconds=30)
+    async with serve(app) as client:
+        token, target = await _admin_and_target(app, client)
+        url = f"/api/v1/users/{target}"
+        fresh = (await client.get(url, headers=bearer(token))).json()
+        key = f"cache:user:{target}"
+        stored = {**json.loads(await redis.get(key)), "email": "cached@example.com"}
+        await redis.set(key, json.dumps(stored), ex=30)
+        reads = [(await client.get(url, headers=bearer(token))).json() for _ in range(2)]
+    assert fresh["email"] == "target@example.com"
+    assert reads == [{**fresh, "email": "cached@example.com"}] * 2
+    assert app.state.container.user_cache.stats == {"hit": 2, "miss": 1, "error": 0}
 
 
 async def test_authorization_is_checked_on_every_read(
