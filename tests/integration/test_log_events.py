@@ -21,7 +21,7 @@ from app.users.dependencies import require_roles
 from app.users.models import User
 from app.users.repository import UserRepository
 from tests.fixtures.app import serve
-from tests.fixtures.auth import add_user, bearer, login, session_token
+from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login, session_token
 
 LOGGERS = ("app.users", "app.auth", "app.ratelimit.login", "app.ratelimit.signup")
 LOGIN = "/api/v1/auth/login"
@@ -251,3 +251,60 @@ async def test_every_refused_token_is_logged_with_its_reason_and_ids(
     assert by_outcome["invalid_token"].detail == "DecodeError"  # why, never the token
     assert by_outcome["unknown_user"].session_id == str(ghost_sid)
     assert by_outcome["session_ended"].session_id == ended_sid
+
+
+AUDIT_IDS = ("outcome", "actor_id", "subject_id")
+
+
+def _audit(records: list[logging.LogRecord], event: str) -> list[tuple[object, ...]]:
+    """``(logger, level, message, outcome, actor_id, subject_id)`` of each ``event`` line."""
+    return [
+        (r.name, r.levelname, r.getMessage(), *(vars(r)[k] for k in AUDIT_IDS))
+        for r in records
+        if getattr(r, "event", None) == event
+    ]
+
+
+async def test_admin_changes_and_the_session_ends_they_cause_are_audited(
+    app: FastAPI, records: list[logging.LogRecord]
+) -> None:
+    """The audit lines the users CONTRACT lists (through ``app.core.audit``):
+    ``users.admin_change`` by the admin on the user, with the roles set, and the
+    ``auth.session_end`` of each session a deactivation or a deletion ended, with the
+    admin as actor."""
+    async with serve(app) as client:
+        admin = await add_user(app, "admin@example.com", is_superuser=True)
+        alice = await add_user(app, "alice@example.com")
+        bob = await add_user(app, "bob@example.com")
+        root = bearer(await login(client, "admin@example.com"))
+        await login(client, "alice@example.com")
+        await login(client, "bob@example.com")
+        records.clear()
+        off = await client.patch(f"{SIGNUP}/{alice}", json={"is_active": False}, headers=root)
+        gone = await client.delete(f"{SIGNUP}/{bob}", headers=root)
+    assert (off.status_code, gone.status_code) == (200, 204)
+    changed = [vars(r) for r in records if getattr(r, "event", None) == "users.admin_change"]
+    assert [(r["is_active"], r["is_superuser"]) for r in changed] == [(False, None)]
+    assert _audit(records, "users.admin_change") == [
+        ("app.users", "INFO", "user changed by an admin", "changed", str(admin), str(alice))
+    ]
+    assert _audit(records, "auth.session_end") == [
+        ("app.auth", "INFO", "session ended", "ended", str(admin), str(alice)),
+        ("app.auth", "INFO", "session ended", "ended", str(admin), str(bob)),
+    ]
+
+
+async def test_email_changes_are_audited(app: FastAPI, records: list[logging.LogRecord]) -> None:
+    """``users.email_change`` on ``app.users``: a wrong current password is a warning
+    (``wrong_password``), a change is ``changed``; both by the user on themselves."""
+    async with serve(app) as client:
+        alice = await add_user(app, "alice@example.com")
+        mine = bearer(await login(client, "alice@example.com"))
+        wrong = {"email": "new@example.com", "current_password": WRONG}
+        right = {"email": "new@example.com", "current_password": DEFAULT_PASSWORD}
+        assert (await client.patch(ME, json=wrong, headers=mine)).status_code == 403
+        assert (await client.patch(ME, json=right, headers=mine)).status_code == 200
+    assert _audit(records, "users.email_change") == [
+        ("app.users", "WARNING", "email change refused", "wrong_password", str(alice), str(alice)),
+        ("app.users", "INFO", "email changed", "changed", str(alice), str(alice)),
+    ]
