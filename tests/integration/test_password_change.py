@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from app.auth.service import WRONG_CURRENT
 from app.users.repository import UserRepository
 from tests.fixtures.app import serve
-from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login
+from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login, session_token
 
 PASSWORD = "/api/v1/auth/password"
 ME = "/api/v1/users/me"
@@ -80,9 +80,9 @@ async def test_t9_a_hash_upgrade_at_login_revokes_nothing(client, app) -> None:
     import bcrypt
 
     legacy = bcrypt.hashpw(DEFAULT_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    await add_user(app, "old@example.com", hashed_password=legacy)
-    before = await login(client, "old@example.com")  # upgrades the hash
-    await login(client, "old@example.com")
+    old = await add_user(app, "old@example.com", hashed_password=legacy)
+    before = await session_token(app, old)  # issued before the upgrade, not by it
+    await login(client, "old@example.com")  # upgrades the hash
     assert (await client.get(ME, headers=bearer(before))).status_code == 200
 
 

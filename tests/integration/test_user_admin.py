@@ -54,8 +54,11 @@ async def test_a10_the_last_active_superuser_stays(client, app) -> None:
         assert refused.json()["error"]["message"] == LAST_ADMIN
     assert (await client.get(ME, headers=root)).json()["is_superuser"] is True
     bob = await add_user(app, "bob@example.com")
+    bobs = bearer(await login(client, "bob@example.com"))
     promoted = await client.patch(f"{USERS}/{bob}", json={"is_superuser": True}, headers=root)
     assert promoted.status_code == 200
+    # Only a deactivation ends sessions: bob's token survives his promotion.
+    assert (await client.get(ME, headers=bobs)).json()["is_superuser"] is True
     demoted = await client.patch(f"{USERS}/{root_id}", json={"is_superuser": False}, headers=root)
     assert demoted.status_code == 200
     assert demoted.json()["is_superuser"] is False
@@ -91,7 +94,9 @@ async def test_admin_changes_are_admin_only_and_strict(client, app) -> None:
         response = await client.patch(f"{USERS}/{alice}", json=body, headers=root)
         assert response.status_code == 422, body
     missing = "00000000-0000-4000-8000-000000000000"
-    assert (await client.patch(f"{USERS}/{missing}", json={}, headers=root)).status_code == 404
+    unknown = await client.patch(f"{USERS}/{missing}", json={}, headers=root)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"] == "User not found."
 
 
 async def test_r2_admin_list_filters_sorts_and_counts(client, app) -> None:
