@@ -155,6 +155,28 @@ async def test_wrong_current_passwords_are_throttled_apart_from_logins(
         assert (await client.get(ME, headers=bearer(token))).status_code == 200
 
 
+async def test_wrong_current_passwords_spend_the_guessing_clients_ip_budget_only(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """SECURITY P10, R6: the per-IP budget of password-change guesses is the client's own:
+    one client spending it (429) leaves another client's guesses counted on theirs."""
+    app = make_app(login_max_failures_per_ip=2, trusted_proxies=["127.0.0.1/32"])
+    async with serve(app) as client:
+        await add_user(app, "alice@example.com")
+        await add_user(app, "bob@example.com")
+        tokens = [await login(client, email) for email in ("alice@example.com", "bob@example.com")]
+
+        async def guess(token: str, ip: str) -> int:
+            body = {"current_password": "a wrong guess", "new_password": NEW_PASSWORD}
+            headers = {**bearer(token), "X-Forwarded-For": ip}
+            return (await client.post(PASSWORD, json=body, headers=headers)).status_code
+
+        first = [await guess(tokens[0], "198.51.100.1") for _ in range(3)]
+        other = await guess(tokens[1], "198.51.100.2")
+    assert first == [403, 403, 429]
+    assert other == 403
+
+
 async def test_a_change_is_per_user(client, app) -> None:
     """Bob's tokens survive Alice's password change."""
     await add_user(app, "alice@example.com")

@@ -9,7 +9,7 @@ import logging
 import httpx
 from fastapi import FastAPI
 
-from app.users.service import LAST_ADMIN
+from app.users.service import EMAIL_TAKEN, LAST_ADMIN, WRONG_CURRENT
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login
 
 USERS = "/api/v1/users"
@@ -134,10 +134,14 @@ async def test_change_your_email_with_your_password(client, app) -> None:
     mine = bearer(await login(client, "alice@example.com"))
     guess = "not my password"  # pragma: allowlist secret
     wrong = {"email": "new@example.com", "current_password": guess}
-    assert (await client.patch(ME, json=wrong, headers=mine)).status_code == 403
+    refused = await client.patch(ME, json=wrong, headers=mine)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == WRONG_CURRENT
     fullwidth_bob = "\uff22\uff2f\uff22@example.com"
     taken = {"email": fullwidth_bob, "current_password": DEFAULT_PASSWORD}
-    assert (await client.patch(ME, json=taken, headers=mine)).status_code == 409
+    conflict = await client.patch(ME, json=taken, headers=mine)
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["message"] == EMAIL_TAKEN
     extra = {"email": "new@example.com", "current_password": DEFAULT_PASSWORD, "is_superuser": True}
     assert (await client.patch(ME, json=extra, headers=mine)).status_code == 422
     ok = {"email": "New@Example.com", "current_password": DEFAULT_PASSWORD}

@@ -80,8 +80,8 @@ async def test_a_hit_serves_the_stored_payload(
 ) -> None:
     """A hit answers with what Redis holds, without reading the row: a payload stored
     there (here, one with another e-mail) is what every later read returns until the
-    entry is dropped, and each lookup is counted."""
-    app = make_app(cache_enabled=True, cache_default_ttl_seconds=30)
+    entry is dropped, and each lookup is counted (also as a telemetry event)."""
+    app = make_app(cache_enabled=True, cache_default_ttl_seconds=30, telemetry_mode="log")
     async with serve(app) as client:
         token, target = await _admin_and_target(app, client)
         url = f"/api/v1/users/{target}"
@@ -93,6 +93,8 @@ async def test_a_hit_serves_the_stored_payload(
     assert fresh["email"] == "target@example.com"
     assert reads == [{**fresh, "email": "cached@example.com"}] * 2
     assert app.state.container.user_cache.stats == {"hit": 2, "miss": 1, "error": 0}
+    events = app.state.container.telemetry.events
+    assert dict(events) == {("cache.user", "miss"): 1, ("cache.user", "hit"): 2}
 
 
 async def test_authorization_is_checked_on_every_read(
