@@ -159,7 +159,8 @@ async def test_wrong_current_passwords_spend_the_guessing_clients_ip_budget_only
     make_app: Callable[..., FastAPI],
 ) -> None:
     """SECURITY P10, R6: the per-IP budget of password-change guesses is the client's own:
-    one client spending it (429) leaves another client's guesses counted on theirs."""
+    one client spending it (429) leaves another client's guesses counted on theirs, and
+    its own logins on the login budget."""
     app = make_app(login_max_failures_per_ip=2, trusted_proxies=["127.0.0.1/32"])
     async with serve(app) as client:
         await add_user(app, "alice@example.com")
@@ -173,8 +174,11 @@ async def test_wrong_current_passwords_spend_the_guessing_clients_ip_budget_only
 
         first = [await guess(tokens[0], "198.51.100.1") for _ in range(3)]
         other = await guess(tokens[1], "198.51.100.2")
+        form = {"username": "alice@example.com", "password": DEFAULT_PASSWORD}
+        relogin = await client.post(LOGIN, data=form, headers={"X-Forwarded-For": "198.51.100.1"})
     assert first == [403, 403, 429]
     assert other == 403
+    assert relogin.status_code == 200  # the login budget of that IP is a separate one
 
 
 async def test_a_change_is_per_user(client, app) -> None:

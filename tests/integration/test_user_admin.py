@@ -97,6 +97,9 @@ async def test_admin_changes_are_admin_only_and_strict(client, app) -> None:
     unknown = await client.patch(f"{USERS}/{missing}", json={}, headers=root)
     assert unknown.status_code == 404
     assert unknown.json()["error"]["message"] == "User not found."
+    for lookup in (client.get, client.delete):
+        gone = await lookup(f"{USERS}/{missing}", headers=root)
+        assert (gone.status_code, gone.json()["error"]["message"]) == (404, "User not found.")
 
 
 async def test_r2_admin_list_filters_sorts_and_counts(client, app) -> None:
