@@ -94,12 +94,22 @@ async def test_admin_changes_are_admin_only_and_strict(client, app) -> None:
         response = await client.patch(f"{USERS}/{alice}", json=body, headers=root)
         assert response.status_code == 422, body
     missing = "00000000-0000-4000-8000-000000000000"
-    unknown = await client.patch(f"{USERS}/{missing}", json={}, headers=root)
-    assert unknown.status_code == 404
-    assert unknown.json()["error"]["message"] == "User not found."
-    for lookup in (client.get, client.delete):
-        gone = await lookup(f"{USERS}/{missing}", headers=root)
-        assert (gone.status_code, gone.json()["error"]["message"]) == (404, "User not found.")
+    assert (await client.patch(f"{USERS}/{missing}", json={}, headers=root)).status_code == 404
+
+
+async def test_unknown_ids_are_404_naming_the_user_for_admins(client, app) -> None:
+    """An admin reading, changing or deleting an id that does not exist gets the 404
+    envelope saying which resource is missing."""
+    _, root = await _admin(app, client)
+    url = f"{USERS}/00000000-0000-4000-8000-000000000000"
+    answers = [
+        await client.get(url, headers=root),
+        await client.patch(url, json={"is_active": True}, headers=root),
+        await client.delete(url, headers=root),
+    ]
+    assert [(r.status_code, r.json()["error"]["message"]) for r in answers] == [
+        (404, "User not found.")
+    ] * 3
 
 
 async def test_r2_admin_list_filters_sorts_and_counts(client, app) -> None:
@@ -137,14 +147,10 @@ async def test_change_your_email_with_your_password(client, app) -> None:
     mine = bearer(await login(client, "alice@example.com"))
     guess = "not my password"  # pragma: allowlist secret
     wrong = {"email": "new@example.com", "current_password": guess}
-    refused = await client.patch(ME, json=wrong, headers=mine)
-    assert refused.status_code == 403
-    assert refused.json()["error"]["message"] == WRONG_CURRENT
+    assert (await client.patch(ME, json=wrong, headers=mine)).status_code == 403
     fullwidth_bob = "\uff22\uff2f\uff22@example.com"
     taken = {"email": fullwidth_bob, "current_password": DEFAULT_PASSWORD}
-    conflict = await client.patch(ME, json=taken, headers=mine)
-    assert conflict.status_code == 409
-    assert conflict.json()["error"]["message"] == EMAIL_TAKEN
+    assert (await client.patch(ME, json=taken, headers=mine)).status_code == 409
     extra = {"email": "new@example.com", "current_password": DEFAULT_PASSWORD, "is_superuser": True}
     assert (await client.patch(ME, json=extra, headers=mine)).status_code == 422
     ok = {"email": "New@Example.com", "current_password": DEFAULT_PASSWORD}
@@ -170,3 +176,22 @@ async def test_deleting_a_user_ends_each_session_with_an_audit_line(client, app,
     assert [(r.actor_id, r.subject_id) for r in ended] == [(str(root_id), str(alice))] * 2
     deleted = [r for r in caplog.records if getattr(r, "event", None) == "users.delete"]
     assert [(r.actor_id, r.subject_id) for r in deleted] == [(str(root_id), str(alice))]
+
+
+async def test_email_change_refusals_say_why_and_your_own_address_is_not_taken(client, app) -> None:
+    """``PATCH /users/me``: a wrong current password and a taken address are refused with
+    messages that say which; re-submitting your own address (in another case) is no
+    conflict with yourself."""
+    await add_user(app, "alice@example.com")
+    await add_user(app, "bob@example.com")
+    mine = bearer(await login(client, "alice@example.com"))
+    wrong = {"email": "new@example.com", "current_password": "not my password"}
+    taken = {"email": "bob@example.com", "current_password": DEFAULT_PASSWORD}
+    own = {"email": "ALICE@example.com", "current_password": DEFAULT_PASSWORD}
+    refused = await client.patch(ME, json=wrong, headers=mine)
+    conflict = await client.patch(ME, json=taken, headers=mine)
+    kept = await client.patch(ME, json=own, headers=mine)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (403, WRONG_CURRENT)
+    assert (conflict.status_code, conflict.json()["error"]["message"]) == (409, EMAIL_TAKEN)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["email"] == "alice@example.com"
