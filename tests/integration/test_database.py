@@ -6,8 +6,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 
+from app.core.errors import Unauthorized
 from app.db.engine import ReadOnlyWrite, is_read_only
-from app.db.session import SessionDep, after_commit
+from app.db.session import SessionDep, after_commit, keep_writes_on_error
 from app.users.models import User
 from tests.fixtures.app import serve
 
@@ -50,6 +51,21 @@ async def write_then(value: int, session: SessionDep) -> dict[str, int]:
     if value < 0:
         raise RuntimeError("fail after write")
     return {"id": value}
+
+
+@router.post("/write-kept/{value}")
+async def write_kept(value: int, session: SessionDep) -> None:
+    """Write, mark the writes as kept, then refuse (the shape of a refresh-token reuse).
+    A negative value makes the kept commit itself fail."""
+    await session.execute(scratch.insert().values(id=abs(value)))
+    if value < 0:
+
+        async def broken_commit() -> None:
+            raise RuntimeError("commit failed")
+
+        session.commit = broken_commit  # type: ignore[method-assign]
+    keep_writes_on_error(session)
+    raise Unauthorized()
 
 
 @router.get("/count")
@@ -129,6 +145,24 @@ async def test_after_commit_callbacks_run_once_committed_never_after_a_rollback(
         assert (await client.post("/probe/write-then/7")).status_code == 200
         assert (await client.post("/probe/write-then/-7")).status_code == 500
     assert AFTER_COMMIT_SEEN == [(7, 1)]
+
+
+async def test_writes_kept_on_error_are_committed_and_the_error_still_answered(
+    app: FastAPI, scratch_table, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``keep_writes_on_error``: the request is refused (its 401 envelope) yet its writes
+    are committed. If that commit fails, the refusal is still the answer and the failure
+    only goes to the log."""
+    async with serve(app) as client:
+        kept = await client.post("/probe/write-kept/3")
+        assert kept.status_code == 401
+        assert (await client.get("/probe/count")).json() == {"count": 1}
+        failed = await client.post("/probe/write-kept/-4")
+        assert failed.status_code == 401
+        assert (await client.get("/probe/count")).json() == {"count": 1}
+    assert [r.getMessage() for r in caplog.records if r.name == "app.db"] == [
+        "commit of writes kept on error failed"
+    ]
 
 
 async def test_database_outage_is_503_envelope_without_internals(make_app) -> None:

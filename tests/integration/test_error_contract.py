@@ -6,16 +6,17 @@ SECURITY R1, R3, R4, R5, E1, E2, E6, H4.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
-from app.core.errors import Conflict
+from app.core.errors import RETRY_AFTER_HEADER, Conflict, NotFound, error_responses
 from tests.fixtures.app import serve
 
 SECRET_TEXT = "db-password=hunter2 at /srv/app/secret.py line 42"  # pragma: allowlist secret
@@ -26,6 +27,7 @@ class Item(BaseModel):
     name: str = Field(min_length=1, max_length=50)
     count: int = 0
     password: str | None = None
+    tags: list[int] = []
 
 
 probe = APIRouter(prefix="/probe")
@@ -44,6 +46,14 @@ async def boom() -> None:
 @probe.get("/conflict")
 async def conflict() -> None:
     raise Conflict("Email already registered.", details={"field": "email"})
+
+
+MISSING_ID = uuid.UUID("00000000-0000-4000-8000-000000000042")
+
+
+@probe.get("/missing")
+async def missing() -> None:
+    raise NotFound(details={"id": MISSING_ID})
 
 
 def assert_envelope(response: httpx.Response, status: int, code: str) -> dict:
@@ -78,7 +88,8 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/probe/items", content=b'{"name": "x",', headers={"content-type": "application/json"}
     )
-    assert_envelope(response, 400, "bad_request")
+    error = assert_envelope(response, 400, "bad_request")
+    assert error["message"] == "The request body is not valid JSON."
 
 
 async def test_validation_error_is_422_and_never_echoes_input(client: httpx.AsyncClient) -> None:
@@ -212,3 +223,57 @@ async def test_debug_is_off_in_every_environment(make_app) -> None:
         assert make_app(app_env=env).debug is False
     prod = make_app(app_env="prod", jwt_secret_key="k" * 16 + "Q9vT2xLm8RpW4zYs")
     assert prod.debug is False
+
+
+async def test_422_details_name_each_field_with_its_message_and_type(
+    client: httpx.AsyncClient,
+) -> None:
+    """SECURITY E2: each detail is pydantic's own ``loc`` (prefixed with where the value
+    came from, list positions as integers), ``msg`` and ``type``: what a client needs to
+    point at the field, and nothing of the input."""
+    payload = {"name": "", "count": "x", "tags": [1, "two"]}
+    response = await client.post("/probe/items", json=payload)
+    error = assert_envelope(response, 422, "validation_error")
+    with pytest.raises(ValidationError) as expected:
+        Item.model_validate(payload)
+    assert sorted(error["details"], key=str) == sorted(
+        (
+            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in expected.value.errors()
+        ),
+        key=str,
+    )
+    assert ["body", "tags", 1] in [d["loc"] for d in error["details"]]
+
+
+async def test_details_that_are_not_json_types_are_rendered_as_text(
+    client: httpx.AsyncClient,
+) -> None:
+    """An error's ``details`` may hold ids and dates: they reach the client as strings,
+    never as a 500."""
+    error = assert_envelope(await client.get("/probe/missing"), 404, "not_found")
+    assert error["details"] == {"id": str(MISSING_ID)}
+    assert error["message"] == "The requested resource was not found."
+
+
+def test_error_responses_declare_the_envelope_and_retry_after() -> None:
+    """``error_responses(...)`` declares the envelope for each status with its default
+    message, and ``Retry-After`` only on the statuses named in ``retry_after`` (called
+    here, at test time, rather than by a route declared at import)."""
+    demo = FastAPI()
+
+    @demo.get("/missing", responses=error_responses(404, 429, retry_after=[429]))
+    async def lookup() -> None:
+        """A lookup."""
+
+    responses = demo.openapi()["paths"]["/missing"]["get"]["responses"]
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    assert responses["404"] == {
+        "description": "The requested resource was not found.",
+        "content": envelope,
+    }
+    assert responses["429"] == {
+        "description": "Too many requests.",
+        "content": envelope,
+        "headers": {"Retry-After": RETRY_AFTER_HEADER},
+    }

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from app.core.redis import create_redis
 from app.core.settings import Settings
+from app.credentials.passwords import HashingBusy, PasswordHasher
 from app.main import create_app
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user
@@ -143,3 +144,27 @@ async def test_legacy_login_alias_shares_the_counters(
             assert response.status_code == 401
         response = await client.post(LOGIN, data={"username": "x@example.com", "password": WRONG})
         assert response.status_code == 429
+
+
+async def test_p10_an_attempt_that_reached_no_verdict_costs_nothing(
+    app_and_client: tuple[FastAPI, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SECURITY P10, P11: a login the server could not check (the hashing backlog full:
+    503) proves nothing about the password, so it is given back to the account *and* the
+    IP budget: after six of them, more than either budget, the account still has its
+    three failures and the IP its five."""
+    app, client = app_and_client
+    await add_user(app, "busy@example.com")
+    ip = "192.0.2.7"
+
+    async def busy(*_: object) -> None:
+        raise HashingBusy
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PasswordHasher, "verify", busy)
+        unchecked = [await _login(client, "busy@example.com", WRONG, ip) for _ in range(6)]
+    assert {r.status_code for r in unchecked} == {503}
+    account = [(await _login(client, "busy@example.com", WRONG, ip)).status_code for _ in range(4)]
+    assert account == [401, 401, 401, 429]
+    others = [(await _login(client, f"o{i}@example.com", WRONG, ip)).status_code for i in range(3)]
+    assert others == [401, 401, 429]

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from app.auth.service import WRONG_CURRENT
 from app.users.repository import UserRepository
 from tests.fixtures.app import serve
-from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login
+from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login, session_token
 
 PASSWORD = "/api/v1/auth/password"
 ME = "/api/v1/users/me"
@@ -80,9 +80,9 @@ async def test_t9_a_hash_upgrade_at_login_revokes_nothing(client, app) -> None:
     import bcrypt
 
     legacy = bcrypt.hashpw(DEFAULT_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    await add_user(app, "old@example.com", hashed_password=legacy)
-    before = await login(client, "old@example.com")  # upgrades the hash
-    await login(client, "old@example.com")
+    old = await add_user(app, "old@example.com", hashed_password=legacy)
+    before = await session_token(app, old)  # issued before the upgrade, not by it
+    await login(client, "old@example.com")  # upgrades the hash
     assert (await client.get(ME, headers=bearer(before))).status_code == 200
 
 
@@ -153,6 +153,34 @@ async def test_wrong_current_passwords_are_throttled_apart_from_logins(
         assert throttled.json()["error"]["code"] == "rate_limited"
         assert await _login_status(client, "alice@example.com", DEFAULT_PASSWORD) == 200
         assert (await client.get(ME, headers=bearer(token))).status_code == 200
+
+
+async def test_wrong_current_passwords_spend_the_guessing_clients_ip_budget_only(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """SECURITY P10, R6: the per-IP budget of password-change guesses is the client's own:
+    one client spending it (429) leaves another client's guesses counted on theirs, and
+    its own logins on the login budget."""
+    app = make_app(login_max_failures_per_ip=2, trusted_proxies=["127.0.0.1/32"])
+    async with serve(app) as client:
+        await add_user(app, "alice@example.com")
+        await add_user(app, "bob@example.com")
+        tokens = [await login(client, email) for email in ("alice@example.com", "bob@example.com")]
+
+        guess_text = "a wrong guess"  # pragma: allowlist secret
+
+        async def guess(token: str, ip: str) -> int:
+            body = {"current_password": guess_text, "new_password": NEW_PASSWORD}
+            headers = {**bearer(token), "X-Forwarded-For": ip}
+            return (await client.post(PASSWORD, json=body, headers=headers)).status_code
+
+        first = [await guess(tokens[0], "198.51.100.1") for _ in range(3)]
+        other = await guess(tokens[1], "198.51.100.2")
+        form = {"username": "alice@example.com", "password": DEFAULT_PASSWORD}
+        relogin = await client.post(LOGIN, data=form, headers={"X-Forwarded-For": "198.51.100.1"})
+    assert first == [403, 403, 429]
+    assert other == 403
+    assert relogin.status_code == 200  # the login budget of that IP is a separate one
 
 
 async def test_a_change_is_per_user(client, app) -> None:

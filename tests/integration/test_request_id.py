@@ -88,3 +88,23 @@ async def test_exactly_one_request_id_header_even_if_app_sets_one() -> None:
     await RequestGuardMiddleware(app)(scope, None, send)  # type: ignore[arg-type]
     values = [v for k, v in sent[0]["headers"] if k == b"x-request-id"]
     assert values == [b"real"]
+
+
+async def test_the_lifespan_passes_through_every_middleware(make_app) -> None:
+    """A server starts and stops the app through its whole middleware stack (ADR-0006):
+    the guard and the body-size limit hand a non-HTTP scope on untouched (no request id,
+    no size check), so startup and shutdown complete. The other tests run the lifespan
+    beside the stack (``app.router.lifespan_context``), never through it."""
+    app = make_app(rate_limit_enabled=True)
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(incoming)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    await app(scope, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

@@ -9,7 +9,7 @@ import logging
 import httpx
 from fastapi import FastAPI
 
-from app.users.service import LAST_ADMIN
+from app.users.service import EMAIL_TAKEN, LAST_ADMIN, WRONG_CURRENT
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login
 
 USERS = "/api/v1/users"
@@ -54,8 +54,11 @@ async def test_a10_the_last_active_superuser_stays(client, app) -> None:
         assert refused.json()["error"]["message"] == LAST_ADMIN
     assert (await client.get(ME, headers=root)).json()["is_superuser"] is True
     bob = await add_user(app, "bob@example.com")
+    bobs = bearer(await login(client, "bob@example.com"))
     promoted = await client.patch(f"{USERS}/{bob}", json={"is_superuser": True}, headers=root)
     assert promoted.status_code == 200
+    # Only a deactivation ends sessions: bob's token survives his promotion.
+    assert (await client.get(ME, headers=bobs)).json()["is_superuser"] is True
     demoted = await client.patch(f"{USERS}/{root_id}", json={"is_superuser": False}, headers=root)
     assert demoted.status_code == 200
     assert demoted.json()["is_superuser"] is False
@@ -94,10 +97,25 @@ async def test_admin_changes_are_admin_only_and_strict(client, app) -> None:
     assert (await client.patch(f"{USERS}/{missing}", json={}, headers=root)).status_code == 404
 
 
+async def test_unknown_ids_are_404_naming_the_user_for_admins(client, app) -> None:
+    """An admin reading, changing or deleting an id that does not exist gets the 404
+    envelope saying which resource is missing."""
+    _, root = await _admin(app, client)
+    url = f"{USERS}/00000000-0000-4000-8000-000000000000"
+    answers = [
+        await client.get(url, headers=root),
+        await client.patch(url, json={"is_active": True}, headers=root),
+        await client.delete(url, headers=root),
+    ]
+    assert [(r.status_code, r.json()["error"]["message"]) for r in answers] == [
+        (404, "User not found.")
+    ] * 3
+
+
 async def test_r2_admin_list_filters_sorts_and_counts(client, app) -> None:
     """SECURITY R2: the admin list filters by email substring (literal ``%``/``_``),
-    ``is_active`` and ``is_superuser``, sorts only by the allow-list, and counts the
-    filtered total."""
+    ``is_active`` and ``is_superuser``, sorts only by the allow-list, pages with
+    ``offset``/``limit``, and counts the filtered total."""
     _, root = await _admin(app, client)
     await add_user(app, "alice@example.com")
     await add_user(app, "al_ex@example.com", is_active=False)
@@ -115,6 +133,8 @@ async def test_r2_admin_list_filters_sorts_and_counts(client, app) -> None:
     assert await emails(is_superuser=True) == (["root@example.com"], 1)
     ordered, total = await emails(sort="-email", limit=2)
     assert (ordered, total) == (["root@example.com", "bob@example.org"], 4)
+    page_two = await emails(sort="-email", limit=2, offset=2)
+    assert page_two == (["alice@example.com", "al_ex@example.com"], 4)
     bad = await client.get(USERS, params={"sort": "hashed_password"}, headers=root)
     assert bad.status_code == 422
 
@@ -156,3 +176,23 @@ async def test_deleting_a_user_ends_each_session_with_an_audit_line(client, app,
     assert [(r.actor_id, r.subject_id) for r in ended] == [(str(root_id), str(alice))] * 2
     deleted = [r for r in caplog.records if getattr(r, "event", None) == "users.delete"]
     assert [(r.actor_id, r.subject_id) for r in deleted] == [(str(root_id), str(alice))]
+
+
+async def test_email_change_refusals_say_why_and_your_own_address_is_not_taken(client, app) -> None:
+    """``PATCH /users/me``: a wrong current password and a taken address are refused with
+    messages that say which; re-submitting your own address (in another case) is no
+    conflict with yourself."""
+    await add_user(app, "alice@example.com")
+    await add_user(app, "bob@example.com")
+    mine = bearer(await login(client, "alice@example.com"))
+    guess = "not my password"  # pragma: allowlist secret
+    wrong = {"email": "new@example.com", "current_password": guess}
+    taken = {"email": "bob@example.com", "current_password": DEFAULT_PASSWORD}
+    own = {"email": "ALICE@example.com", "current_password": DEFAULT_PASSWORD}
+    refused = await client.patch(ME, json=wrong, headers=mine)
+    conflict = await client.patch(ME, json=taken, headers=mine)
+    kept = await client.patch(ME, json=own, headers=mine)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (403, WRONG_CURRENT)
+    assert (conflict.status_code, conflict.json()["error"]["message"]) == (409, EMAIL_TAKEN)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["email"] == "alice@example.com"

@@ -5,6 +5,7 @@ Runs on fakeredis by default and on the real Redis in ``REDIS_URL`` when set.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 
@@ -18,8 +19,17 @@ from app.main import create_app
 from app.users.repository import UserRepository
 from app.users.service import UserService
 from tests.fixtures.app import serve
-from tests.fixtures.auth import add_user, bearer, login
+from tests.fixtures.auth import (
+    DEFAULT_PASSWORD,
+    add_user,
+    bearer,
+    legacy_hash,
+    login,
+    stored_user,
+)
 from tests.support.processes import closed_port
+
+NEW_PASSWORD = "a brand new passphrase 7"  # pragma: allowlist secret
 
 
 async def _set_active(app: FastAPI, user_id: uuid.UUID, active: bool) -> None:
@@ -63,6 +73,28 @@ async def test_second_read_is_served_from_redis(
     assert app.state.container.user_cache.stats["hit"] == 1
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
+
+
+async def test_a_hit_serves_the_stored_payload(
+    make_app: Callable[..., FastAPI], redis: Redis
+) -> None:
+    """A hit answers with what Redis holds, without reading the row: a payload stored
+    there (here, one with another e-mail) is what every later read returns until the
+    entry is dropped, and each lookup is counted (also as a telemetry event)."""
+    app = make_app(cache_enabled=True, cache_default_ttl_seconds=30, telemetry_mode="log")
+    async with serve(app) as client:
+        token, target = await _admin_and_target(app, client)
+        url = f"/api/v1/users/{target}"
+        fresh = (await client.get(url, headers=bearer(token))).json()
+        key = f"cache:user:{target}"
+        stored = {**json.loads(await redis.get(key)), "email": "cached@example.com"}
+        await redis.set(key, json.dumps(stored), ex=30)
+        reads = [(await client.get(url, headers=bearer(token))).json() for _ in range(2)]
+    assert fresh["email"] == "target@example.com"
+    assert reads == [{**fresh, "email": "cached@example.com"}] * 2
+    assert app.state.container.user_cache.stats == {"hit": 2, "miss": 1, "error": 0}
+    events = app.state.container.telemetry.events
+    assert dict(events) == {("cache.user", "miss"): 1, ("cache.user", "hit"): 2}
 
 
 async def test_authorization_is_checked_on_every_read(
@@ -145,3 +177,48 @@ async def test_redis_error_is_a_miss(make_settings: Callable[..., Settings]) -> 
         await broken.aclose()
     assert app.state.container.user_cache.stats["hit"] == 0
     assert app.state.container.user_cache.stats["error"] >= 1
+
+
+# --- Every write to a user empties its cache entry ----------------------------------------
+
+
+async def test_a_password_change_invalidates_the_cached_user(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """ADR-0025: after a password change the cached payload is gone: the next read shows
+    the new ``updated_at`` (it used to serve the old one until the TTL)."""
+    app = make_app(cache_enabled=True, cache_default_ttl_seconds=300)
+    async with serve(app) as client:
+        alice = await add_user(app, "alice@example.com")
+        token = await login(client, "alice@example.com")
+        url = f"/api/v1/users/{alice}"
+        before = (await client.get(url, headers=bearer(token))).json()
+        assert (await client.get(url, headers=bearer(token))).json() == before  # cached
+        change = await client.post(
+            "/api/v1/auth/password",
+            json={"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+            headers=bearer(token),
+        )
+        assert change.status_code == 204
+        fresh = await login(client, "alice@example.com", NEW_PASSWORD)
+        after = (await client.get(url, headers=bearer(fresh))).json()
+    stored = await stored_user(app, alice)
+    assert after["updated_at"] != before["updated_at"]
+    assert after["updated_at"] == stored.updated_at.isoformat().replace("+00:00", "Z")
+
+
+async def test_a_login_rehash_invalidates_the_cached_user(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    """ADR-0025: the hash upgrade at login is a write to the user too: the cached payload
+    is dropped and the next read shows the new ``updated_at``."""
+    app = make_app(cache_enabled=True, cache_default_ttl_seconds=300)
+    async with serve(app) as client:
+        await add_user(app, "admin@example.com", is_superuser=True)
+        alice = await add_user(app, "alice@example.com", hashed_password=legacy_hash())
+        admin = await login(client, "admin@example.com")
+        url = f"/api/v1/users/{alice}"
+        before = (await client.get(url, headers=bearer(admin))).json()
+        await login(client, "alice@example.com")  # upgrades bcrypt -> argon2id
+        after = (await client.get(url, headers=bearer(admin))).json()
+    assert after["updated_at"] != before["updated_at"]

@@ -277,3 +277,41 @@ def test_t12_access_tokens_name_their_session(sid: object) -> None:
     else:
         claims["sid"] = sid
     _rejects(_sign(claims))
+
+
+@pytest.mark.parametrize(("claim", "seconds"), [("exp", -5), ("nbf", 5)])
+def test_t4_a_few_seconds_of_clock_skew_are_tolerated(claim: str, seconds: int) -> None:
+    """SECURITY T4: the leeway is small but real: a token a few seconds past ``exp`` (or
+    before ``nbf``), as a client or server clock a little off produces, is still valid."""
+    skewed = _claims(**{claim: datetime.now(UTC) + timedelta(seconds=seconds)})
+    assert decode_access_token(_sign(skewed), _settings()) == USER
+
+
+def _token_of_length(length: int) -> str:
+    """A valid token exactly ``length`` characters long (padded with a claim and a header)."""
+    for extra in range(4):
+        for pad in range(length):
+            token = _sign(_claims(pad="p" * pad), **({"x": "h" * extra} if extra else {}))
+            if len(token) >= length:
+                if len(token) == length:
+                    return token
+                break
+    raise AssertionError(f"no token of {length} characters")
+
+
+def test_r2_a_token_of_exactly_the_maximum_length_is_accepted() -> None:
+    """SECURITY R2, T11: the length bound refuses what is *over* it, not a token of exactly
+    MAX_TOKEN_LENGTH characters (one more is refused before parsing)."""
+    settings = _settings()
+    assert decode_access_token(_token_of_length(MAX_TOKEN_LENGTH), settings) == USER
+    _rejects(_token_of_length(MAX_TOKEN_LENGTH + 1), settings)
+
+
+def test_issued_tokens_declare_their_type_and_carry_an_unguessable_id() -> None:
+    """The header says what the token is (``typ: JWT``, RFC 7519 §5.1) and ``jti`` has at
+    least 128 bits of randomness (22 URL-safe characters), so two tokens never collide."""
+    issued = create_access_token(USER, _settings(), session_id=SESSION).token
+    assert jwt.get_unverified_header(issued) == {"alg": "HS256", "typ": "JWT"}
+    jti = jwt.decode(issued, SECRET, algorithms=["HS256"])["jti"]
+    assert len(jti) >= 22
+    assert set(jti) <= set(string.ascii_letters + string.digits + "-_")
