@@ -112,7 +112,7 @@ async def test_require_verified_email_gates_all_but_me_resend_and_logout(
     reading yourself, resending and logging out; verified, everything works again."""
     app = make_app(mail_backend="memory", require_verified_email=True)
     async with serve(app) as client:
-        access, token = await _sign_up(client, app, "gate@example.com")
+        access, _ = await _sign_up(client, app, "gate@example.com")
         refused = await client.get("/api/v1/items", headers=bearer(access))
         assert refused.status_code == 403
         error = refused.json()["error"]
