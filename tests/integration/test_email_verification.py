@@ -1,4 +1,4 @@
-"""Email verification (ADR-0038; SECURITY M1, M5, T6): sign-up and an email change mail
+"""Email verification (ADR-0038; SECURITY M1, M5, M6, P10): sign-up and an email change mail
 ``{FRONTEND_URL}/verify-email?token=``; ``REQUIRE_VERIFIED_EMAIL`` gates the API."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Jobs through arq on a real Redis and mail through a real SMTP server (ADR-0036,
-ADR-0037; SECURITY J1-J5).
+ADR-0037; SECURITY J1, J3, J4, J5, J6).
 
 Needs ``REDIS_URL`` (``.ci/run`` sets it; skipped otherwise, with the reason): the same
 flows are proven in-process by test_password_reset.py, test_email_verification.py and

@@ -1,4 +1,4 @@
-"""The job rules without Redis (ADR-0036; SECURITY J1-J4): the in-process queue retries
+"""The job rules without Redis (ADR-0036; SECURITY J1, J2, J3, J4, J5): the in-process queue retries
 with backoff, records a job that used up its tries (log line, metric, failure log),
 deduplicates by job id, carries the request id, and logs what a shutdown drops."""
 

@@ -1,4 +1,4 @@
-"""Password reset by mail (ADR-0038; SECURITY P9, P10, M1-M4, T6, T9, E3).
+"""Password reset by mail (ADR-0038; SECURITY P9, P10, M1, M2, M3, M4, M5, T6, T9, E3).
 
 These run the whole round trip in-process: the request enqueues, the in-process queue
 runs the job (``memory`` mail backend), the test reads the link from the message and

@@ -29,7 +29,8 @@ from app.users.verification import SEND_EMAIL_VERIFICATION
 
 logger = logging.getLogger("app.auth")
 
-SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105 - a job name
+#: A job name (not a secret).
+SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105  # nosec B105
 
 
 def reset_job_id(email: str) -> str:
