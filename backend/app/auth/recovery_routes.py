@@ -100,5 +100,5 @@ async def resend_verification(
     Allowed without a verified address. Throttled per account and per client IP (429)."""
     await app.mail_throttle.hit("verify_resend", str(user.id), request.scope)
     if not user.is_verified:
-        send_verification_after_commit(session, app.jobs, user)
+        send_verification_after_commit(session, app.jobs, user, resend=True)
     return MailAccepted(detail=RESEND_ACCEPTED)
