@@ -33,8 +33,9 @@ def newest_token(text: str, to: str, kind: str) -> str | None:
     return found
 
 
-def wait_for_token(log: str | Path, to: str, kind: str, *, after: str | None = None,
-                   within: float = 20.0) -> str:
+def wait_for_token(
+    log: str | Path, to: str, kind: str, *, after: str | None = None, within: float = 20.0
+) -> str:
     """Poll ``log`` until a ``kind`` mail to ``to`` holds a token other than ``after``."""
     deadline = time.monotonic() + within
     while True:

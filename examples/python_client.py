@@ -207,7 +207,7 @@ class ApiClient:
         return str(self._json("POST", "/auth/password-reset", json={"email": email})["detail"])
 
     def confirm_password_reset(self, token: str, new_password: str) -> None:
-        """``POST /auth/password-reset/confirm``: every session ends, so the client drops its token."""
+        """``POST /auth/password-reset/confirm``: every session ends; the client drops its token."""
         body = {"token": token, "new_password": new_password}
         self._send("POST", "/auth/password-reset/confirm", json=body)
         self.token = None

@@ -30,7 +30,7 @@ from app.users.verification import SEND_EMAIL_VERIFICATION
 logger = logging.getLogger("app.auth")
 
 #: A job name (not a secret).
-SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105  # nosec B105
+SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105  # nosec B105  # pragma: allowlist secret
 
 
 def reset_job_id(email: str) -> str:

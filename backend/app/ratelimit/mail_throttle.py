@@ -23,7 +23,7 @@ logger = logging.getLogger("app.ratelimit.mail")
 
 #: Throttled actions and their 429 messages.
 MESSAGES = {
-    "password_reset": "Too many password-reset requests. Try again later.",  # nosec B105
+    "password_reset": "Too many password-reset requests. Try again later.",  # nosec B105  # pragma: allowlist secret
     "verify_resend": "Too many verification mails requested. Try again later.",
 }
 
