@@ -196,7 +196,7 @@ async def test_the_worker_health_check(arq_settings: Settings) -> None:
 
 
 def _worker_process(
-    settings: Settings, database_url: str, smtp_port: int
+    settings: Settings, database_url: str, smtp_port: int, **extra: str
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -209,6 +209,7 @@ def _worker_process(
         "SMTP_TIMEOUT_SECONDS": "30",
         "JOBS_TIMEOUT_SECONDS": "3",
         "JOBS_RETRY_BACKOFF_SECONDS": "0.05",
+        **extra,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "app", "worker"], env=env,
@@ -263,6 +264,56 @@ async def test_j5_a_worker_killed_during_a_job_runs_it_again_and_mails_once(
             assert len(server.messages) == 1
             stop(second, timeout=30)
             assert second.returncode == 0  # SIGTERM: a graceful stop
+    finally:
+        tarpit.close()
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@needs_redis
+async def test_j5_sigterm_during_a_job_requeues_it_for_the_next_worker(
+    make_settings: Callable[..., Settings], database_url: str, redis: Redis
+) -> None:
+    """SIGTERM while a job hangs in the SMTP greeting: the worker waits
+    ``JOBS_SHUTDOWN_GRACE_SECONDS`` (1 s here), cancels the job, re-queues it and exits 0;
+    the next worker runs it at once (no lock to wait for) and the mail goes out once."""
+    port = free_port()
+    tarpit = socket.create_server(("127.0.0.1", port))
+    settings = make_settings(redis_url=real_redis_url(), jobs_timeout_seconds=30)
+    app = _app(settings)
+    first = second = None
+    grace = {"JOBS_SHUTDOWN_GRACE_SECONDS": "1", "JOBS_TIMEOUT_SECONDS": "30"}
+    try:
+        async with serve(app) as client:
+            await add_user(app, "sigterm@example.com")
+            assert (
+                await client.post(RESET, json={"email": "sigterm@example.com"})
+            ).status_code == 202
+        first = _worker_process(settings, database_url, port, **grace)
+
+        async def running() -> bool:
+            return bool(await redis.keys("arq:in-progress:*"))
+
+        await _wait(running, "the first worker picks the job", 90)
+        stop(first, timeout=30)
+        assert first.returncode == 0
+        assert not await running()  # re-queued, not left locked
+        assert await redis.zcard("arq:queue") == 1
+        tarpit.close()
+        with smtp_server(port) as server:
+            started = time.monotonic()
+            second = _worker_process(settings, database_url, port, **grace)
+
+            async def delivered() -> bool:
+                return len(server.messages) >= 1
+
+            await _wait(delivered, "the second worker sends the mail", 60)
+            # Far sooner than a lock expiry (30 + 15 s): the job was handed back.
+            assert time.monotonic() - started < 40
+            await asyncio.sleep(1)
+            assert len(server.messages) == 1
     finally:
         tarpit.close()
         for process in (first, second):

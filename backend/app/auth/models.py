@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, UTCDateTime, UUIDPrimaryKeyMixin, utcnow
@@ -34,7 +34,9 @@ class AccountToken(UUIDPrimaryKeyMixin, Base):
     purpose: Mapped[str] = mapped_column(String(PURPOSE_MAX_LENGTH), nullable=False)
     token_digest: Mapped[str] = mapped_column(String(DIGEST_LENGTH), nullable=False, unique=True)
     bound_to: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=utcnow, server_default=func.now()
+    )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
