@@ -33,6 +33,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     APP_ENV=prod \
+    MAIL_BACKEND=smtp \
     LOG_JSON=true \
     FORWARDED_ALLOW_IPS=127.0.0.1
 RUN groupadd --system --gid 10001 app \

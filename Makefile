@@ -47,6 +47,10 @@ run: $(VENV)/.runtime db-upgrade ## Migrate and serve the API on http://127.0.0.
 dev: $(VENV)/.runtime db-upgrade ## Like run, with auto-reload on code changes
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-access-log --no-server-header --no-proxy-headers --reload --reload-dir backend
 
+.PHONY: worker
+worker: $(VENV)/.runtime db-upgrade ## Run the background-job worker (arq; needs REDIS_URL, ADR-0036); python -m app jobs failed lists failures
+	$(PY) -m app worker
+
 # --- Quality ---------------------------------------------------------------------
 .PHONY: test
 # The coverage gate (90 %) applies to the whole suite only: a run that selects tests

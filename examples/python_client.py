@@ -35,6 +35,7 @@ class User:
     email: str
     is_active: bool
     is_superuser: bool
+    is_verified: bool
     created_at: str
     updated_at: str
 
@@ -45,6 +46,7 @@ class User:
             email=str(data["email"]),
             is_active=bool(data["is_active"]),
             is_superuser=bool(data["is_superuser"]),
+            is_verified=bool(data["is_verified"]),
             created_at=str(data["created_at"]),
             updated_at=str(data["updated_at"]),
         )
@@ -199,6 +201,25 @@ class ApiClient:
         self.token = None
 
     # --- plumbing -------------------------------------------------------------
+    def request_password_reset(self, email: str) -> str:
+        """``POST /auth/password-reset``: always 202 with the same message (no enumeration);
+        the link arrives by mail."""
+        return str(self._json("POST", "/auth/password-reset", json={"email": email})["detail"])
+
+    def confirm_password_reset(self, token: str, new_password: str) -> None:
+        """``POST /auth/password-reset/confirm``: every session ends; the client drops its token."""
+        body = {"token": token, "new_password": new_password}
+        self._send("POST", "/auth/password-reset/confirm", json=body)
+        self.token = None
+
+    def verify_email(self, token: str) -> None:
+        """``POST /auth/verify-email`` with the token of the mailed link."""
+        self._send("POST", "/auth/verify-email", json={"token": token})
+
+    def resend_verification(self) -> None:
+        """``POST /auth/verify-email/resend`` (bearer): a new link, the older ones die."""
+        self._send("POST", "/auth/verify-email/resend")
+
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {}
         if self.token is not None:
@@ -268,7 +289,39 @@ def demo(base_url: str) -> None:
         print(f"password changed; the old token: {revoked.status_code} {revoked.code}")
         api.login(alice_email, new_password)
         print(f"logged in again with the new password: me = {api.me().email}")
+        _mail_steps(api, alice_email)
     print("python client: all steps answered as documented")
+
+
+def _mail_steps(api: ApiClient, email: str) -> None:
+    """Verify the address and reset the password with the mailed links, read from the
+    server output named by ``MAIL_LOG`` (``make examples``: the console mail backend)."""
+    log = os.environ.get("MAIL_LOG")
+    if not log:
+        print("MAIL_LOG is not set: skipping verification and reset (docs/jobs-and-mail.md)")
+        return
+    from mail_link import wait_for_token  # examples/mail_link.py: the demo's helper only
+
+    first = wait_for_token(log, email, "verify-email")
+    api.resend_verification()  # a new link: the first one dies
+    token = wait_for_token(log, email, "verify-email", after=first)
+    error: ApiError | None = None
+    try:
+        api.verify_email(first)
+    except ApiError as exc:
+        error = exc
+    print(f"the older verification link: {_expect_error('invalid_token', error).status_code}")
+    api.verify_email(token)
+    if not api.me().is_verified:
+        raise SystemExit("FAIL: is_verified is still false after verifying")
+    print("address verified: me.is_verified = True")
+
+    print("reset requested:", api.request_password_reset(email))
+    reset = wait_for_token(log, email, "reset-password")
+    reset_password = "a reset horse battery staple 46"  # pragma: allowlist secret - example
+    api.confirm_password_reset(reset, reset_password)
+    api.login(email, reset_password)
+    print(f"password reset with the mailed link; logged in: me = {api.me().email}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ import pytest
 
 # Must run before `app` is imported: app.main builds an app at import time. The two
 # server URLs are read first: they are the only way in for the environment (ADR-0013).
-_DATABASE_URL = os.environ.get("DATABASE_URL")
-_REDIS_URL = os.environ.get("REDIS_URL")
+# pytest-xdist starts its workers after the controller imported this module and scrubbed
+# the environment, so the two opt-ins are handed on under names no setting reads.
+_HANDOFF = "TESTS_SERVER_"
+_DATABASE_URL = os.environ.get("DATABASE_URL") or os.environ.get(f"{_HANDOFF}DATABASE_URL")
+_REDIS_URL = os.environ.get("REDIS_URL") or os.environ.get(f"{_HANDOFF}REDIS_URL")
 # Before Settings is imported: the class reads APP_ENV_FILE when it is defined.
 os.environ["APP_ENV_FILE"] = os.devnull
 
@@ -47,6 +50,9 @@ for _name in list(os.environ):
     if reaches_the_app(_name):
         del os.environ[_name]
 os.environ["APP_ENV"] = "test"
+for _name, _value in (("DATABASE_URL", _DATABASE_URL), ("REDIS_URL", _REDIS_URL)):
+    if _value:
+        os.environ[_HANDOFF + _name] = _value
 
 pytest_plugins = [
     "tests.fixtures.env",

@@ -126,6 +126,25 @@ def _prune_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from app import worker
+    from app.jobs.worker import check_health
+
+    if args.check:
+        return asyncio.run(check_health(get_settings()))
+    return worker.run(get_settings())
+
+
+def _jobs_failed(args: argparse.Namespace) -> int:
+    from app.worker import failed_jobs
+
+    jobs = asyncio.run(failed_jobs(get_settings(), args.limit))
+    for job in jobs:
+        sys.stdout.write(job.to_json() + "\n")
+    sys.stderr.write(f"{len(jobs)} failed jobs (newest first)\n")
+    return 0
+
+
 def _new_domain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -180,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=1000, help="rows per transaction (default 1000)"
     )
     prune.set_defaults(func=_prune_sessions)
+
+    worker = commands.add_parser(
+        "worker", help="run the background-job worker (arq on REDIS_URL, ADR-0036)"
+    )
+    worker.add_argument(
+        "--check", action="store_true", help="health check: exit 0 if a worker is alive"
+    )
+    worker.set_defaults(func=_worker)
+
+    jobs = commands.add_parser("jobs", help="background jobs: `jobs failed` lists exhausted ones")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    failed = jobs_commands.add_parser(
+        "failed", help="print the jobs that used up their tries, newest first (JSON lines)"
+    )
+    failed.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    failed.set_defaults(func=_jobs_failed)
 
     domain = commands.add_parser(
         "new-domain", help="scaffold an owned-resource domain like items (ADR-0033)"

@@ -12,6 +12,7 @@ lifespan, which also disposes the database engine at shutdown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, cast
 
@@ -23,8 +24,12 @@ from app.core.redis import RedisGuard, create_guard
 from app.core.settings import Settings
 from app.credentials.passwords import PasswordHasher, default_context
 from app.db.engine import Database
+from app.jobs.queues import JobQueue, build_queue
+from app.jobs.runner import JobFunction, MemoryFailureLog, RetryPolicy, Runner
+from app.mail.backends import MailBackend, build_backend
 from app.ratelimit.limiter import Limiter
 from app.ratelimit.login_throttle import LoginThrottle
+from app.ratelimit.mail_throttle import MailThrottle
 from app.ratelimit.signup_throttle import SignupThrottle
 from app.telemetry.metrics import PrometheusTelemetry, Telemetry, build_telemetry
 
@@ -46,14 +51,21 @@ class Container:
     rate_limiter: Limiter
     login_throttle: LoginThrottle
     signup_throttle: SignupThrottle
+    mail_throttle: MailThrottle
     user_cache: JsonCache
+    #: Background jobs: arq with ``REDIS_URL``, else in this process (ADR-0036).
+    jobs: JobQueue
+    #: The ``MAIL_BACKEND`` the in-process jobs send with (ADR-0037).
+    mail: MailBackend
 
 
-def build_container(settings: Settings) -> Container:
-    """Create every per-application object from ``settings`` (no network I/O)."""
+def build_container(settings: Settings, jobs: Mapping[str, JobFunction] | None = None) -> Container:
+    """Create every per-application object from ``settings`` (no network I/O);
+    ``jobs`` are the job functions the queue may run (by name)."""
     redis = create_guard(settings)
     proxies = TrustedProxies(settings.trusted_proxies)
     telemetry, prometheus = build_telemetry(settings)
+    runner = Runner(jobs or {}, RetryPolicy.from_settings(settings), MemoryFailureLog(), telemetry)
     return Container(
         settings=settings,
         database=Database(settings),
@@ -73,6 +85,11 @@ def build_container(settings: Settings) -> Container:
         signup_throttle=SignupThrottle(
             Limiter(redis, key_prefix="signuplimit", fallback_to_memory=True), settings, proxies
         ),
+        mail_throttle=MailThrottle(
+            Limiter(redis, key_prefix="maillimit", fallback_to_memory=True), settings, proxies
+        ),
+        jobs=build_queue(settings, runner),
+        mail=build_backend(settings),
         user_cache=JsonCache(
             redis,
             telemetry,

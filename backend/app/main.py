@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from app import __version__
 from app.api.docs import install_docs
 from app.api.router import include_routers
+from app.auth.jobs import JOBS
 from app.container import Container, build_container
 from app.core.errors import install_error_handlers
 from app.core.http_security import (
@@ -50,15 +51,20 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
         env=settings.app_env,
         trace_ids=settings.opentelemetry_enabled,
     )
-    container = build_container(settings)
+    container = build_container(settings, JOBS)
+    container.jobs.bind(
+        {"settings": settings, "database": container.database, "mail": container.mail}
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         client = redis if redis is not None else create_redis(settings)
         container.redis.client = client  # the one client, behind one breaker (ADR-0024)
+        await container.jobs.start()
         try:
             yield
         finally:
+            await container.jobs.close()  # in-flight jobs first: they use the database
             container.redis.client = None
             if client is not None and redis is None:
                 await client.aclose()

@@ -7,9 +7,10 @@ domain's models module here (ADR-0009).
 
 from __future__ import annotations
 
+from app.auth.models import AccountToken
 from app.db.base import Base
 from app.items.models import Item
 from app.sessions.models import LoginSession, RefreshToken
 from app.users.models import User
 
-__all__ = ["Base", "Item", "LoginSession", "RefreshToken", "User"]
+__all__ = ["AccountToken", "Base", "Item", "LoginSession", "RefreshToken", "User"]

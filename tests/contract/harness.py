@@ -54,6 +54,10 @@ ADMIN_PASS_OPERATION_IDS = (*ADMIN_ONLY_OPERATION_IDS, "users_create", "users_ge
 #: well-formed but stale ``If-Match`` is 412, a missing one 428 when required, exactly as
 #: a well-formed duplicate is 409. ``schemathesis.toml`` lists the same (a test checks).
 POSITIVE_DATA_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "412", "428", "429", "5xx"]
+#: Operations taking a mailed token: a schema-valid token that was never issued is 400
+#: ``invalid_token`` (ADR-0038); only these accept 400 for valid data (schemathesis.toml too).
+TOKEN_OPERATIONS = ["auth_password_reset_confirm", "auth_verify_email"]
+TOKEN_OPERATION_STATUSES = ["2xx", "3xx", "400", *POSITIVE_DATA_STATUSES[2:]]
 #: A superuser, for the admin-only operations; never a peer (it may read everyone).
 ADMIN = Identity(
     "admin", "admin@contract.example.com", "admin-Contract-pass-3"

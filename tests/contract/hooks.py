@@ -5,7 +5,7 @@ and imported by the in-process harness. Keep this file tiny: every hook here is 
 place where the schema alone does not tell a client the whole truth, so each one
 must be documented in the operation's description too.
 
-* Sign-up and password change refuse new passwords on the common-passwords list
+* Sign-up, password change and reset confirmation refuse new passwords on the common-passwords list
   (SECURITY P6; the field's description says so). JSON Schema has no
   case-insensitive "not in this list", so without this filter
   ``positive_data_acceptance`` would report a schema-valid ``00000000`` being refused
@@ -27,6 +27,8 @@ from app.credentials.password_policy import is_common
 
 SIGNUP = ("POST", "/api/v1/users")
 PASSWORD_CHANGE = ("POST", "/api/v1/auth/password")
+#: Also sets a new password under the sign-up rules (ADR-0038).
+PASSWORD_RESET_CONFIRM = ("POST", "/api/v1/auth/password-reset/confirm")
 
 
 def _special_use(email: str) -> bool:
@@ -40,7 +42,7 @@ def filter_case(context: Any, case: Any) -> bool:
     (every phase)."""
     operation = (case.operation.method.upper(), case.operation.path)
     body = case.body if isinstance(case.body, dict) else {}
-    if operation == PASSWORD_CHANGE:
+    if operation in (PASSWORD_CHANGE, PASSWORD_RESET_CONFIRM):
         new = body.get("new_password")
         return not (isinstance(new, str) and is_common(new))
     if operation != SIGNUP:

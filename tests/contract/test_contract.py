@@ -74,6 +74,16 @@ def contract_config(tmp_path: Path) -> dict[str, Any]:
         "checks": {
             "positive_data_acceptance": {"expected-statuses": harness.POSITIVE_DATA_STATUSES}
         },
+        "operations": [
+            {
+                "include-operation-id": harness.TOKEN_OPERATIONS,
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": harness.TOKEN_OPERATION_STATUSES
+                    }
+                },
+            }
+        ],
         "phases": {"stateful": {"max-steps": 6}},
         "auth": {
             "wfc": {
@@ -140,3 +150,7 @@ def test_the_fuzz_config_accepts_the_same_statuses_for_valid_data() -> None:
     config = tomllib.loads((Path(__file__).resolve().parents[2] / "schemathesis.toml").read_text())
     accepted = config["checks"]["positive_data_acceptance"]["expected-statuses"]
     assert accepted == harness.POSITIVE_DATA_STATUSES
+    [tokens] = config["operations"]
+    assert tokens["include-operation-id"] == harness.TOKEN_OPERATIONS
+    token_statuses = tokens["checks"]["positive_data_acceptance"]["expected-statuses"]
+    assert token_statuses == harness.TOKEN_OPERATION_STATUSES

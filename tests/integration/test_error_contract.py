@@ -221,7 +221,9 @@ async def test_failure_inside_middleware_still_yields_envelope(make_app) -> None
 async def test_debug_is_off_in_every_environment(make_app) -> None:
     for env in ("local", "test"):
         assert make_app(app_env=env).debug is False
-    prod = make_app(app_env="prod", jwt_secret_key="k" * 16 + "Q9vT2xLm8RpW4zYs")
+    prod = make_app(
+        app_env="prod", jwt_secret_key="k" * 16 + "Q9vT2xLm8RpW4zYs", mail_backend="smtp"
+    )
     assert prod.debug is False
 
 

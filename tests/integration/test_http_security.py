@@ -280,7 +280,8 @@ async def test_h3_docs_are_off_by_default_in_production(
     """SECURITY H3: unset, ``DOCS_ENABLED`` is off when ``APP_ENV=prod`` (production
     served ``/docs``, ``/redoc`` and ``/openapi.json`` unless someone remembered to switch
     them off) and on elsewhere; an explicit value always wins."""
-    app = make_app(jwt_secret_key=STRONG_SECRET, **values)
+    # smtp: production refuses the console mail backend (ADR-0037).
+    app = make_app(jwt_secret_key=STRONG_SECRET, mail_backend="smtp", **values)
     assert app.state.container.settings.docs_enabled is served
     async with serve(app) as client:
         for path in ("/docs", "/redoc", "/openapi.json"):

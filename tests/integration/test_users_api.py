@@ -16,7 +16,9 @@ from app.users.service import EMAIL_TAKEN
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, json_keys, login
 
-PUBLIC_FIELDS = {"id", "email", "is_active", "is_superuser", "created_at", "updated_at"}
+PUBLIC_FIELDS = {
+    "id", "email", "is_active", "is_superuser", "is_verified", "created_at", "updated_at",
+}  # fmt: skip
 
 
 async def _count_users(app: FastAPI) -> int:

@@ -133,6 +133,7 @@ def test_settings_print_the_effective_docs_switch(
     strong = "cli-Pz8kQv2Lx9WmR4tYc7NbJ6dFs1GaE5uHo"  # pragma: allowlist secret
     monkeypatch.setenv("JWT_SECRET_KEY", strong)
     monkeypatch.setenv("APP_ENV", "prod")
+    monkeypatch.setenv("MAIL_BACKEND", "smtp")  # production refuses console mail (ADR-0037)
     assert cli.main(["settings"]) == 0
     assert json.loads(capsys.readouterr().out)["docs_enabled"] is False
     monkeypatch.setenv("DOCS_ENABLED", "true")

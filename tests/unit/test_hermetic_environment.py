@@ -35,6 +35,12 @@ HOSTILE_LISTS = {
     "cors_origins": "https://hostile.example.com",
     "trusted_hosts": "hostile.example.com",
 }
+#: String settings with a format of their own (a URL) need a valid hostile value too.
+HOSTILE_FORMATS = {
+    "frontend_url": "https://hostile.example.com",
+    # The one backend every APP_ENV accepts (production refuses console and memory).
+    "mail_backend": "smtp",
+}
 #: Tests that a leaked value would break, run in the hostile subprocess.
 PROBE_TESTS = (
     "tests/unit/test_hermetic_environment.py::test_the_suite_sees_the_hermetic_defaults",
@@ -54,11 +60,13 @@ def _hostile(name: str) -> str | None:
     would export it; ``None`` when the type admits no other value (``Literal["HS256"]``)."""
     if name in HOSTILE_LISTS:
         return HOSTILE_LISTS[name]
+    if name in HOSTILE_FORMATS:
+        return HOSTILE_FORMATS[name]
     field = Settings.model_fields[name]
     default = _default(name)
     annotation = field.annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if annotation is SecretStr:
+    if annotation is SecretStr or args == [SecretStr]:
         return "hostile-" + secrets.token_urlsafe(32)
     if typing.get_origin(annotation) is Literal:
         others = [choice for choice in args if choice != default]
@@ -108,7 +116,8 @@ def test_every_setting_has_a_hostile_value() -> None:
     for name in covered:
         value, default = getattr(hostile, name), _default(name)
         if isinstance(value, SecretStr):
-            value, default = value.get_secret_value(), default.get_secret_value()
+            value = value.get_secret_value()
+            default = default.get_secret_value() if default is not None else None
         assert value != default, name
 
 

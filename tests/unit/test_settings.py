@@ -16,7 +16,8 @@ STRONG = "Zq3v9XyL0pWm7sRt2uKc8bNf4hJd6gTa"  # 32 random-looking bytes  # pragma
 
 
 def build(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)
+    """Settings from ``values``; the mail backend production accepts unless given (ADR-0037)."""
+    return Settings(_env_file=None, **{"mail_backend": "smtp", **values})
 
 
 @pytest.mark.parametrize(

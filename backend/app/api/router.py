@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from app.auth import account_routes as me
+from app.auth import recovery_routes as recovery
 from app.auth import routes as auth
 from app.health import routes as health
 from app.items import routes as items
@@ -19,7 +20,14 @@ from app.users import routes as users
 #: Unversioned routes kept for compatibility (``/health``; legacy auth aliases).
 LEGACY_ROUTERS: list[APIRouter] = [health.legacy_router, auth.legacy_router]
 #: The public ``/api/v1`` surface (``me``: self-service on ``/users/me``, app.auth).
-V1_ROUTERS: list[APIRouter] = [health.router, auth.router, me.router, users.router, items.router]
+V1_ROUTERS: list[APIRouter] = [
+    health.router,
+    auth.router,
+    recovery.router,
+    me.router,
+    users.router,
+    items.router,
+]
 
 
 def include_routers(app: FastAPI) -> None:

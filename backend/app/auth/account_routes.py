@@ -13,11 +13,14 @@ from fastapi import APIRouter, Response
 
 from app.auth.dependencies import LoginAttemptDep, SessionServiceDep
 from app.auth.service import token_fingerprint
+from app.container import ContainerDep
 from app.core.errors import Forbidden, NotFound, error_responses
 from app.core.paths import API_V1_PREFIX
+from app.db.session import SessionDep
 from app.sessions.schemas import SessionList, SessionPublic
 from app.users.dependencies import BearerToken, CurrentSession, CurrentUser, UserServiceDep
 from app.users.schemas import UserPublic, UserSelfUpdate
+from app.users.verification import send_verification_after_commit
 
 router = APIRouter(prefix=f"{API_V1_PREFIX}/users/me", tags=["users"])
 
@@ -36,6 +39,8 @@ async def update_me(
     token: BearerToken,
     accounts: UserServiceDep,
     attempt: LoginAttemptDep,
+    session: SessionDep,
+    app: ContainerDep,
 ) -> UserPublic:
     """Change your email. ``current_password`` must be your password now (403 otherwise;
     wrong guesses share the password-change throttle, 429). An address another account
@@ -44,6 +49,8 @@ async def update_me(
         changed = await accounts.change_email(
             user, current_password=body.current_password, email=body.email
         )
+    # The new address is unverified until its owner opens the mailed link (ADR-0038).
+    send_verification_after_commit(session, app.jobs, changed)
     return UserPublic.model_validate(changed)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.auth.recovery import RecoveryService
 from app.auth.service import AuthService
 from app.container import ContainerDep
 from app.core.settings import SettingsDep
@@ -41,3 +42,11 @@ async def get_session_service(session: SessionDep, settings: SettingsDep) -> Ses
 
 
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
+
+
+async def get_recovery_service(accounts: UserServiceDep, session: SessionDep) -> RecoveryService:
+    """A :class:`RecoveryService` on the request's session (reset, verification)."""
+    return RecoveryService(accounts, session)
+
+
+RecoveryServiceDep = Annotated[RecoveryService, Depends(get_recovery_service)]

@@ -15,7 +15,7 @@ from app.container import ContainerDep
 from app.core.errors import Forbidden, Unauthorized, error_responses
 from app.core.paths import API_V1_PREFIX
 from app.ratelimit.login_throttle import LoginAttempt
-from app.users.dependencies import BearerToken, CurrentSession, CurrentUser
+from app.users.dependencies import AnyUser, BearerToken, CurrentSession, CurrentUser
 from app.users.schemas import UserPublic
 
 router = APIRouter(prefix=f"{API_V1_PREFIX}/auth", tags=["auth"])
@@ -94,7 +94,7 @@ async def refresh(
     status_code=204,
     response_class=Response,
 )
-async def logout(user: CurrentUser, session: CurrentSession, service: AuthServiceDep) -> None:
+async def logout(user: AnyUser, session: CurrentSession, service: AuthServiceDep) -> None:
     """End the session of the bearer token: its access and refresh tokens are refused
     from the next request on. Other sessions stay."""
     await service.logout(user, session)
@@ -143,6 +143,6 @@ async def login_legacy(
 
 
 @legacy_router.get("/me", operation_id="auth_me_legacy", summary="The current user (legacy)")
-async def me_legacy(user: CurrentUser) -> UserPublic:
+async def me_legacy(user: AnyUser) -> UserPublic:
     """Deprecated alias of ``GET /api/v1/users/me``."""
     return UserPublic.model_validate(user)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.account_tokens import MAX_TOKEN_LENGTH
 from app.credentials.password_policy import MAX_LENGTH
 from app.credentials.refresh_tokens import MAX_REFRESH_TOKEN_LENGTH
 from app.users.models import EMAIL_MAX_LENGTH
@@ -113,3 +114,53 @@ class PasswordChange(BaseModel):
 
     current_password: CurrentPassword
     new_password: NewPassword
+
+
+#: A reset or verification token as it appears in the mailed link.
+AccountTokenField = Annotated[
+    str,
+    Field(
+        repr=False,
+        min_length=1,
+        max_length=MAX_TOKEN_LENGTH,
+        json_schema_extra={"writeOnly": True},
+        description="The `token` parameter of the link in the mail.",
+    ),
+]
+
+
+class PasswordResetRequest(BaseModel):
+    """Body of ``POST /api/v1/auth/password-reset``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    email: str = Field(
+        min_length=1,
+        max_length=EMAIL_MAX_LENGTH,
+        examples=["ada@example.com"],
+        description="The account's address (compared like at sign-up).",
+    )
+
+
+class PasswordResetConfirm(BaseModel):
+    """Body of ``POST /api/v1/auth/password-reset/confirm``: the token and the new
+    password (sign-up rules)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    token: AccountTokenField
+    new_password: NewPassword
+
+
+class EmailVerification(BaseModel):
+    """Body of ``POST /api/v1/auth/verify-email``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    token: AccountTokenField
+
+
+class MailAccepted(BaseModel):
+    """A mail request was accepted; whether a mail goes out is not said (P9)."""
+
+    detail: str

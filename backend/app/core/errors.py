@@ -198,7 +198,7 @@ def render_exception(exc: Exception) -> Response:
     """The envelope for an :class:`AppError` or HTTP exception; anything else is a bare 500."""
     if isinstance(exc, AppError):
         return error_response(
-            exc.status_code, exc.message, details=exc.details, headers=exc.headers
+            exc.status_code, exc.message, details=exc.details, headers=exc.headers, code=exc.code
         )
     if isinstance(exc, StarletteHTTPException):
         status = exc.status_code if exc.status_code in ERROR_CODES else 500

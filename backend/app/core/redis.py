@@ -147,7 +147,7 @@ def create_redis(settings: Settings) -> Redis | None:
     """Build the client for ``settings.redis_url`` (no network I/O), or ``None``."""
     if not settings.redis_url:
         return None
-    return Redis.from_url(
+    client: Redis = Redis.from_url(  # typed Any by redis-py 5 (arq's cap, ADR-0036)
         settings.redis_url,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
@@ -157,6 +157,7 @@ def create_redis(settings: Settings) -> Redis | None:
         max_connections=settings.redis_max_connections,
         decode_responses=True,
     )
+    return client
 
 
 def create_guard(settings: Settings) -> RedisGuard:

@@ -122,6 +122,48 @@ class Settings(BaseSettings):
     #: provider checks at all; on: exporters from the standard ``OTEL_*`` variables.
     opentelemetry_enabled: bool = False
 
+    # --- Background jobs (ADR-0036) -----------------------------------------
+    #: Tries per job (the first run included) before it is recorded as failed.
+    jobs_max_tries: int = Field(default=5, ge=1, le=50)
+    #: Delay before retry n: ``JOBS_RETRY_BACKOFF_SECONDS * 2**(n-1)``, capped at 10 minutes.
+    jobs_retry_backoff_seconds: float = Field(default=2.0, ge=0, le=600)
+    #: A job that runs longer is cancelled (and retried).
+    jobs_timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    #: The same job id enqueued again within this window after it finished runs nothing.
+    jobs_dedupe_seconds: int = Field(default=300, ge=0, le=86_400)
+    #: At shutdown, in-flight jobs get this long to finish; the rest are re-queued (arq)
+    #: or logged as dropped (in-process).
+    jobs_shutdown_grace_seconds: int = Field(default=20, ge=0, le=600)
+    #: The worker's Prometheus port when ``METRICS_ENABLED`` (0: no metrics server).
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+
+    # --- Mail (ADR-0037) ----------------------------------------------------
+    #: ``console`` prints each message to stdout (development), ``smtp`` sends it,
+    #: ``memory`` keeps it in the process (tests). Production refuses all but ``smtp``.
+    mail_backend: Literal["console", "smtp", "memory"] = "console"
+    mail_from: str = "no-reply@example.com"
+    #: The web front end the links in mails point to (``/reset-password``, ``/verify-email``).
+    frontend_url: str = "http://127.0.0.1:3000"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: ``none`` (plain), ``starttls`` (upgrade on the submission port), ``tls`` (implicit, 465).
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    # --- Account recovery and verification (ADR-0038) -----------------------
+    password_reset_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    email_verification_token_hours: int = Field(default=48, ge=1, le=24 * 30)
+    #: True: unverified users get 403 ``email_not_verified`` except on reading
+    #: themselves, resending the verification mail and logging out.
+    require_verified_email: bool = False
+    #: Reset requests per address and per client IP, and verification resends per
+    #: account and per IP, in ``MAIL_WINDOW_SECONDS`` (429 over the budget).
+    mail_max_per_address: int = Field(default=3, ge=1)
+    mail_max_per_ip: int = Field(default=20, ge=1)
+    mail_window_seconds: int = Field(default=3600, ge=1)
+
     # --- HTTP security (ADR-0027) -------------------------------------------
     #: Exact origins allowed by CORS (``scheme://host[:port]``). Empty: no CORS at all.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -147,7 +189,15 @@ class Settings(BaseSettings):
                 return driver + value[len(prefix) :]
         return value
 
-    @field_validator("redis_url", "jwt_issuer", "jwt_audience", "docs_enabled", mode="before")
+    @field_validator(
+        "redis_url",
+        "jwt_issuer",
+        "jwt_audience",
+        "docs_enabled",
+        "smtp_username",
+        "smtp_password",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -187,6 +237,23 @@ class Settings(BaseSettings):
                 f"{KEY_GENERATION_HINT}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _real_mail_in_production(self) -> Settings:
+        """Production sends mail for real: ``console`` and ``memory`` would lose it."""
+        if self.app_env == "prod" and self.mail_backend != "smtp":
+            raise ValueError(
+                f"MAIL_BACKEND={self.mail_backend} is refused with APP_ENV=prod: use smtp"
+            )
+        return self
+
+    @field_validator("frontend_url")
+    @classmethod
+    def _frontend_origin(cls, value: str) -> str:
+        """An ``http(s)://`` URL without a trailing slash (links append paths)."""
+        if not re.fullmatch(r"https?://[^\s?#]+", value):
+            raise ValueError(f"FRONTEND_URL {value!r} is not an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("trusted_proxies", "cors_origins", "trusted_hosts", mode="before")
     @classmethod

@@ -117,19 +117,51 @@ async def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_current_user(principal: CurrentPrincipal) -> User:
-    """The calling user (see :func:`get_principal`); FastAPI runs the lookup once per
-    request even when a route also asks for the principal."""
+#: The 403 of ``REQUIRE_VERIFIED_EMAIL`` (ADR-0038).
+EMAIL_NOT_VERIFIED = (
+    "Confirm your email address first (POST /api/v1/auth/verify-email/resend sends a new link)."
+)
+
+
+class EmailNotVerified(Forbidden):
+    """403 with its own code: the account works, its address is not confirmed yet."""
+
+    @property
+    def code(self) -> str:
+        return "email_not_verified"
+
+
+async def get_any_user(principal: CurrentPrincipal) -> User:
+    """The calling user, verified address or not: only for reading yourself, resending
+    the verification mail and logging out (ADR-0038)."""
     return principal.user
 
 
-#: Any active user with a valid token (401 otherwise).
+#: An authenticated user whose address may be unverified (401 otherwise).
+AnyUser = Annotated[User, Depends(get_any_user)]
+
+
+async def get_current_user(user: AnyUser, settings: SettingsDep) -> User:
+    """The calling user (see :func:`get_principal`); FastAPI runs the lookup once per
+    request even when a route also asks for the principal. With
+    ``REQUIRE_VERIFIED_EMAIL`` an unverified user is a 403 ``email_not_verified``."""
+    if settings.require_verified_email and not user.is_verified:
+        logger.warning(
+            "unverified address refused",
+            extra={"event": "authz.verified", "outcome": "denied", "user_id": str(user.id)},
+        )
+        raise EmailNotVerified(EMAIL_NOT_VERIFIED)
+    return user
+
+
+#: Any active user with a valid token (401 otherwise; 403 ``email_not_verified`` when
+#: ``REQUIRE_VERIFIED_EMAIL`` and the address is unconfirmed).
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_current_session(principal: CurrentPrincipal, _: CurrentUser) -> LoginSession:
+async def get_current_session(principal: CurrentPrincipal, _: AnyUser) -> LoginSession:
     """The caller's login session (the ``sid`` of their access token). Depends on
-    :func:`get_current_user` too, so the deny-by-default walk sees a protected route."""
+    :func:`get_any_user` too, so the deny-by-default walk sees a protected route."""
     return principal.session
 
 

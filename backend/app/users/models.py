@@ -77,6 +77,12 @@ class User(UUIDPrimaryKeyMixin, TimestampMixin, Base):
         Integer, nullable=False, default=0, server_default=text("0")
     )
 
+    #: Set once the owner opened a verification link sent to the current address;
+    #: cleared by an email change (ADR-0038).
+    is_verified: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+
     @validates("email")
     def _normalise_email(self, _: str, value: str) -> str:
         return normalize_email(value)

@@ -217,5 +217,23 @@ class UserRepository(Repository[User]):
         """Store a new address, compare-and-set against the password hash just verified
         (a concurrent password change wins). Raises ``IntegrityError`` if it is taken."""
         return await self._update(
-            user, User.hashed_password == expected_hash, email=normalize_email(email)
+            user,
+            User.hashed_password == expected_hash,
+            email=normalize_email(email),
+            is_verified=False,
         )
+
+    async def reset_password(self, user: User, *, version: int, new: str) -> bool:
+        """Store a new hash and revoke every token, compare-and-set on the token version a
+        reset token was bound to: ``False`` if any credential change happened since."""
+        return await self._update(
+            user,
+            User.token_version == version,
+            hashed_password=new,
+            token_version=User.token_version + 1,
+        )
+
+    async def mark_verified(self, user: User, *, email: str) -> bool:
+        """Mark ``user`` verified if its address is still ``email`` (the one the link
+        was sent to); ``False`` otherwise."""
+        return await self._update(user, User.email == normalize_email(email), is_verified=True)

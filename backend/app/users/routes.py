@@ -13,10 +13,12 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from app.container import ContainerDep
 from app.core.errors import error_responses
 from app.core.paths import API_V1_PREFIX
-from app.users.dependencies import AdminUser, CurrentUser, UserServiceDep
+from app.db.session import SessionDep
+from app.users.dependencies import AdminUser, AnyUser, CurrentUser, UserServiceDep
 from app.users.models import EMAIL_MAX_LENGTH
 from app.users.schemas import UserAdminUpdate, UserCreate, UserPage, UserPublic, UserSort
 from app.users.service import MAX_PAGE_SIZE
+from app.users.verification import send_verification_after_commit
 
 router = APIRouter(prefix=f"{API_V1_PREFIX}/users", tags=["users"])
 
@@ -62,7 +64,11 @@ _CREATED: dict[int | str, dict[str, Any]] = {
     responses={**_CREATED, **error_responses(409, 422, 429, 503, retry_after=(429, 503))},
 )
 async def create_user(
-    body: UserCreate, service: UserServiceDep, request: Request, app: ContainerDep
+    body: UserCreate,
+    service: UserServiceDep,
+    request: Request,
+    app: ContainerDep,
+    session: SessionDep,
 ) -> UserPublic:
     """Create an account. The email is unique case-insensitively (409 otherwise);
     ``is_superuser``/``is_active`` and any other field are rejected (422). Sign-ups are
@@ -70,6 +76,7 @@ async def create_user(
     backlog is full the answer is 503 with ``Retry-After`` at once."""
     await app.signup_throttle.hit(request.scope)  # before any lookup or hashing (ADR-0028)
     user = await service.sign_up(body.email, body.password)
+    send_verification_after_commit(session, app.jobs, user)  # a job mails the link (ADR-0038)
     return UserPublic.model_validate(user)
 
 
@@ -78,7 +85,7 @@ async def create_user(
     operation_id="users_me",
     summary="The current user",
 )
-async def read_me(user: CurrentUser) -> UserPublic:
+async def read_me(user: AnyUser) -> UserPublic:
     """The user the bearer token belongs to."""
     return UserPublic.model_validate(user)
 

@@ -187,6 +187,9 @@ class UserPublic(BaseModel):
     email: str
     is_active: bool
     is_superuser: bool
+    is_verified: bool = Field(
+        description="The owner confirmed the current address (`POST /api/v1/auth/verify-email`)."
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -94,6 +94,23 @@ class UserService:
             await self.sessions.end_all(user.id, keep=keep_session)
         return written
 
+    async def reset_password(self, user: User, *, version: int, new: str) -> bool:
+        """Store the hash of a password chosen through a reset link (ADR-0038): every
+        token revoked and every session ended, compare-and-set on the token version the
+        link was bound to (``False``, nothing written, when the credentials changed)."""
+        written = await self.repo.reset_password(user, version=version, new=new)
+        if written:
+            await self._changed(user)
+            await self.sessions.end_all(user.id)
+        return written
+
+    async def mark_verified(self, user: User, *, email: str) -> bool:
+        """Record that ``user`` proved ``email`` (still its address), ADR-0038."""
+        written = await self.repo.mark_verified(user, email=email)
+        if written:
+            await self._changed(user)
+        return written
+
     async def find_by_id(self, user_id: uuid.UUID) -> User | None:
         """The user with this id, or ``None`` (no authorization: callers decide)."""
         return await self.repo.get(user_id)
