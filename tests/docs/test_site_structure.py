@@ -55,7 +55,7 @@ def test_planted_structure_drift_is_reported(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs/a.md").write_text("# A\n\n```bash\n# a comment\n```\n\n# B\n")
     (tmp_path / "docs/b.md").write_text(
-        "# B\n\nThe stack costs ~0.11 ms; 9,368 req/s; the target is 0.40 ×.\n"
+        "# B\n\nThe stack costs ~0.11 ms; 9,368 req/s; the target is 0.40 \u00d7.\n"
     )
     (tmp_path / structure.PERFORMANCE_PAGE).write_text(
         "# Performance\n\n| a | b | c |\n|---|---|---|\n| /health | 9,368 | 0.11 |\n"

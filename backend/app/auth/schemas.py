@@ -129,10 +129,16 @@ AccountTokenField = Annotated[
 ]
 
 
+#: The reset or verification token of the schema's examples (the real one is random).
+ACCOUNT_TOKEN_EXAMPLE = "<token from the mailed link>"  # nosec B105: a placeholder
+
+
 class PasswordResetRequest(BaseModel):
     """Body of ``POST /api/v1/auth/password-reset``."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True, extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.com"}]}
+    )
 
     email: str = Field(
         min_length=1,
@@ -146,7 +152,13 @@ class PasswordResetConfirm(BaseModel):
     """Body of ``POST /api/v1/auth/password-reset/confirm``: the token and the new
     password (sign-up rules)."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": ACCOUNT_TOKEN_EXAMPLE, "new_password": EXAMPLE_PASSWORD}]
+        },
+    )
 
     token: AccountTokenField
     new_password: NewPassword
@@ -155,12 +167,27 @@ class PasswordResetConfirm(BaseModel):
 class EmailVerification(BaseModel):
     """Body of ``POST /api/v1/auth/verify-email``."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": ACCOUNT_TOKEN_EXAMPLE}]},
+    )
 
     token: AccountTokenField
 
 
 class MailAccepted(BaseModel):
     """A mail request was accepted; whether a mail goes out is not said (P9)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "If an account uses this address, a link to reset its password "
+                    "is on its way. The link works once and expires."
+                }
+            ]
+        }
+    )
 
     detail: str

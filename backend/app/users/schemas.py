@@ -110,6 +110,7 @@ USER_EXAMPLE: dict[str, JsonValue] = {
     "email": "ada@example.com",
     "is_active": True,
     "is_superuser": False,
+    "is_verified": True,
     "created_at": "2026-01-15T09:30:00Z",
     "updated_at": "2026-01-15T09:30:00Z",
 }
