@@ -106,7 +106,7 @@ mutation: $(VENV)/.dev ## Mutation testing (mutmut) of the CONTRACT-cited module
 	$(PY) -m tests.support.mutation_report --min $(MUTATION_MIN) mutants/results.txt
 
 .PHONY: bench
-bench: $(VENV)/.dev ## Benchmark vs bare FastAPI (wrk or Python fallback); BENCH_ARGS="--db postgres --duration 5"
+bench: $(VENV)/.dev ## Benchmark against per-endpoint references (wrk or Python fallback); BENCH_ARGS="--db postgres --duration 5"
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
 # --- Docs ------------------------------------------------------------------------
