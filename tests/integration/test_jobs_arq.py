@@ -49,6 +49,8 @@ needs_redis = pytest.mark.skipif(
     real_redis_url() is None,
     reason="arq needs a real Redis (REDIS_URL); the in-process tests prove the same flows",
 )
+# Every test here starts a worker or an SMTP server and waits for what they do (flaky hunt).
+pytestmark = pytest.mark.timing
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ from app.jobs.queues import InProcessQueue
 from app.jobs.runner import MemoryFailureLog, RetryPolicy, Runner
 from app.telemetry.metrics import LogTelemetry
 
+# These tests waits for retries, backoff and timeouts (the flaky hunt repeats them).
+pytestmark = pytest.mark.timing
+
 POLICY = RetryPolicy(max_tries=3, backoff_seconds=0.01, timeout_seconds=5)
 
 

@@ -18,6 +18,9 @@ from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user
 from tests.support.mail import body_text, drain, free_port, smtp_server, token_in
 
+# These tests starts an SMTP server and waits for retries (the flaky hunt repeats them).
+pytestmark = pytest.mark.timing
+
 RESET = "/api/v1/auth/password-reset"
 
 
