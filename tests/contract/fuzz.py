@@ -70,6 +70,8 @@ def server_env(database_url: str) -> dict[str, str]:
     env["LOGIN_MAX_FAILURES_PER_IP"] = os.environ.get("FUZZ_LOGIN_MAX_FAILURES_PER_IP", "1000000")
     # Likewise every sign-up comes from its one address (ADR-0028's sign-up throttle).
     env["SIGNUP_MAX_PER_IP"] = os.environ.get("FUZZ_SIGNUP_MAX_PER_IP", "1000000")
+    # And every password-reset request and verification resend (the mail throttle).
+    env["MAIL_MAX_PER_IP"] = os.environ.get("FUZZ_MAIL_MAX_PER_IP", "1000000")
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
     env["PYTHONPATH"] = os.pathsep.join(
