@@ -88,6 +88,8 @@ class _Session:
         self.timeout_ms = timeout_ms
         self.result = PageResult(PageSpec("", ""), base_url)
         self.pending: dict[Request, float] = {}
+        #: Requests of ``spec.late``, answered by :meth:`open_late`.
+        self.held: list[Route] = []
         self.last_activity = time.monotonic()
         self.error_responses: set[str] = set()
         self.viewport = viewport
@@ -104,7 +106,9 @@ class _Session:
 
     def _on_route(self, route: Route) -> None:
         url = route.request.url
-        if is_local(url, self.origin):
+        if is_local(url, self.origin) and any(part in url for part in self.result.spec.late):
+            self.held.append(route)
+        elif is_local(url, self.origin):
             route.continue_()
         else:
             self.result.problems.append(f"request to another host (blocked): {url}")
@@ -148,6 +152,19 @@ class _Session:
                 return
             self.page.wait_for_timeout(POLL_MS)
 
+    def open_late(self, spec: PageSpec, url: str) -> None:
+        """Open a page whose ``spec.late`` requests wait until its content has rendered
+        (Swagger UI: its iframe lists operations), then answer them."""
+        self.page.goto(url, wait_until="commit")  # A held script delays "load".
+        try:
+            if spec.swagger:
+                self.page.frame_locator("iframe").first.locator(".opblock-summary").first.wait_for()
+        finally:
+            for route in self.held:
+                route.continue_()
+            self.held.clear()
+        self.page.wait_for_load_state("load")
+
     def check(self, site: Path, spec: PageSpec, screenshot: Path | None) -> PageResult:
         """Open one page and check it (see the module docstring)."""
         from playwright.sync_api import Error as PlaywrightError
@@ -155,7 +172,10 @@ class _Session:
         started = time.monotonic()
         result = self.result = PageResult(spec, self.origin + "/" + spec.path, self.viewport)
         try:
-            self.page.goto(result.url, wait_until="load")
+            if spec.late:
+                self.open_late(spec, result.url)
+            else:
+                self.page.goto(result.url, wait_until="load")
             self.settle()
             if self.viewport == "desktop":
                 check_nav(self.page, spec, result)

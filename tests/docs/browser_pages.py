@@ -49,6 +49,9 @@ class PageSpec:
     diagrams: int = 0
     #: Also checked at the phone width (no code block may overflow there either).
     phone: bool = False
+    #: URL fragments of requests held back until every other request has finished:
+    #: the worst order a slow network or a busy machine can deliver them in.
+    late: tuple[str, ...] = ()
 
 
 PAGES = (
@@ -87,6 +90,8 @@ PAGES = (
         ("Interactive API (Swagger UI)",),
         SITE_NAV,
         swagger=SNAPSHOT,
+        # The iframe renders before the theme's script has run (docs/hooks/swagger_ui.py).
+        late=("/assets/javascripts/bundle.",),
     ),
     PageSpec(
         "architecture",
@@ -209,6 +214,16 @@ def check_swagger(page: Page, site: Path, spec: PageSpec, result: PageResult) ->
     missing = [op for op in expected if op not in listed]
     result.problems += [f"operation not listed by Swagger UI: {op}" for op in missing]
     result.checked.append(f"{len(expected) - len(missing)}/{len(expected)} Swagger UI operations")
+    try:  # The frame grows to its content (else the reader scrolls a 150 px window).
+        page.wait_for_function(
+            """() => { const f = document.querySelector('iframe');
+                return f.getBoundingClientRect().height
+                    >= f.contentWindow.document.body.scrollHeight; }"""
+        )
+    except PlaywrightTimeoutError:
+        result.problems.append("Swagger UI's iframe is not as tall as its content")
+    else:
+        result.checked.append("iframe sized")
 
 
 def check_layout(page: Page, spec: PageSpec, result: PageResult) -> None:

@@ -127,10 +127,11 @@ def _planted_site(root: Path) -> Path:
         '<link rel="stylesheet" href="missing.css"></head><body>'
         "<article><h1>Broken page</h1><img src=../img/missing.png>"
         "<h3><span>GET</span> /a<a>&para;</a></h3></article>"
-        '<iframe src="swagger.html"></iframe>'
+        '<iframe src="swagger.html" style="height: 40px"></iframe>'
         '<script>console.error("planted console error")</script></body></html>',
-        "broken/swagger.html": '<div class="opblock-summary"><span class="opblock-summary-method">'
-        'get</span><span class="opblock-summary-path" data-path="/a">/a</span></div>',
+        "broken/swagger.html": '<div class="opblock-summary" style="height: 300px">'
+        '<span class="opblock-summary-method">get</span>'
+        '<span class="opblock-summary-path" data-path="/a">/a</span></div>',
         "wide/index.html": "<html><body><article><h1>Wide</h1><pre><code>"
         + "x" * 400
         + '</code></pre><pre class="mermaid"><code>graph LR; a--&gt;b</code></pre>'
@@ -176,7 +177,8 @@ def test_checker_reports_external_requests_missing_assets_and_missing_content(
     assert "the navigation (nav.md-nav--primary) is not visible" in problems
     assert "operation not rendered: POST /b" in problems
     assert "operation not listed by Swagger UI: POST /b" in problems
-    assert len(problems) == 8, problems
+    assert "Swagger UI's iframe is not as tall as its content" in problems
+    assert len(problems) == 9, problems
     assert results[1].checked == [
         "1/2 texts",
         "1/2 operations",
