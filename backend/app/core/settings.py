@@ -7,16 +7,13 @@ settings; a drift test keeps them equal.
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
-import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.secret_rules import (
     DEFAULT_JWT_SECRET,
@@ -26,14 +23,7 @@ from app.core.secret_rules import (
     redact_url,
     secret_weakness,
 )
-
-#: A CORS origin: scheme, host and optional port; no path, no trailing slash.
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-#: A ``TRUSTED_HOSTS`` entry: ``*``, a DNS name or IPv4 address (optionally ``*.`` in front),
-#: or a bracketed IPv6 address. No scheme, port or path: the ``Host`` header's port is
-#: ignored when matching, so such an entry could never match and would refuse everything.
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
-_HOST_PATTERN = re.compile(rf"\*|(?:\*\.)?{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\]")
+from app.core.setting_types import BaseUrl, DatabaseUrl, HostList, OriginList, ProxyList
 
 
 class Settings(BaseSettings):
@@ -59,7 +49,7 @@ class Settings(BaseSettings):
     require_if_match: bool = False
 
     # --- Database ----------------------------------------------------------
-    database_url: str = "sqlite+aiosqlite:///var/app.db"
+    database_url: DatabaseUrl = "sqlite+aiosqlite:///var/app.db"
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=2.0, gt=0)
@@ -103,7 +93,7 @@ class Settings(BaseSettings):
     rate_limit_requests: int = Field(default=100, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
     #: IPs/CIDRs whose ``X-Forwarded-For`` is believed (R6). Empty: the peer address only.
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: ProxyList = Field(default_factory=list)
     login_throttle_enabled: bool = True
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
@@ -143,7 +133,7 @@ class Settings(BaseSettings):
     mail_backend: Literal["console", "smtp", "memory"] = "console"
     mail_from: str = "no-reply@example.com"
     #: The web front end the links in mails point to (``/reset-password``, ``/verify-email``).
-    frontend_url: str = "http://127.0.0.1:3000"
+    frontend_url: BaseUrl = "http://127.0.0.1:3000"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None
@@ -166,28 +156,15 @@ class Settings(BaseSettings):
 
     # --- HTTP security (ADR-0027) -------------------------------------------
     #: Exact origins allowed by CORS (``scheme://host[:port]``). Empty: no CORS at all.
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: OriginList = Field(default_factory=list)
     cors_allow_credentials: bool = False
     #: Accepted ``Host`` values (``*.example.com`` wildcards). Empty: any host.
-    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_hosts: HostList = Field(default_factory=list)
     #: ``Strict-Transport-Security`` max-age; 0 sends no HSTS header.
     hsts_max_age_seconds: int = Field(default=0, ge=0)
     #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (H3). Unset: off when
     #: ``APP_ENV=prod``, on elsewhere (resolved at validation; explicit values win).
     docs_enabled: bool | None = None
-
-    @field_validator("database_url")
-    @classmethod
-    def _async_driver(cls, value: str) -> str:
-        """Map plain ``postgresql://`` / ``postgres://`` / ``sqlite://`` URLs to async drivers."""
-        for prefix, driver in (
-            ("postgres://", "postgresql+asyncpg://"),
-            ("postgresql://", "postgresql+asyncpg://"),
-            ("sqlite://", "sqlite+aiosqlite://"),
-        ):
-            if value.startswith(prefix):
-                return driver + value[len(prefix) :]
-        return value
 
     @field_validator(
         "redis_url",
@@ -246,58 +223,6 @@ class Settings(BaseSettings):
                 f"MAIL_BACKEND={self.mail_backend} is refused with APP_ENV=prod: use smtp"
             )
         return self
-
-    @field_validator("frontend_url")
-    @classmethod
-    def _frontend_origin(cls, value: str) -> str:
-        """An ``http(s)://`` URL without a trailing slash (links append paths)."""
-        if not re.fullmatch(r"https?://[^\s?#]+", value):
-            raise ValueError(f"FRONTEND_URL {value!r} is not an http(s) URL")
-        return value.rstrip("/")
-
-    @field_validator("trusted_proxies", "cors_origins", "trusted_hosts", mode="before")
-    @classmethod
-    def _comma_list(cls, value: Any) -> Any:
-        """``a,b`` (or a JSON list) in the environment -> ``["a", "b"]``."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxy_networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            ipaddress.ip_network(item, strict=False)  # ValueError -> a clear settings error
-        return value
-
-    @field_validator("trusted_hosts")
-    @classmethod
-    def _host_patterns(cls, value: list[str]) -> list[str]:
-        """Refuse entries no ``Host`` header could match: a silent outage otherwise."""
-        for host in value:
-            if not _HOST_PATTERN.fullmatch(host):
-                raise ValueError(
-                    f"TRUSTED_HOSTS entry {host!r} can never match a Host header: use a "
-                    "name or address without scheme, port or path (api.example.com, "
-                    "10.0.0.7, [::1]), a leading wildcard (*.example.com), or * for any host"
-                )
-        return value
-
-    @field_validator("cors_origins")
-    @classmethod
-    def _exact_origins(cls, value: list[str]) -> list[str]:
-        """Only ``scheme://host[:port]`` origins; never ``null`` (H2)."""
-        for origin in value:
-            if origin == "*":
-                continue
-            if origin.lower() == "null" or not _ORIGIN.fullmatch(origin):
-                raise ValueError(
-                    f"CORS_ORIGINS entry {origin!r} is not an origin like https://app.example.com"
-                )
-        return value
 
     @model_validator(mode="after")
     def _no_wildcard_with_credentials(self) -> Settings:
