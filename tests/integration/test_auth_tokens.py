@@ -108,7 +108,7 @@ async def test_a7_deactivation_takes_effect_immediately(client, app) -> None:
         repo = UserRepository(session)
         user = await repo.get(alice)
         assert user is not None
-        await repo.set_active(user, False)
+        await repo.change_roles(user, is_active=False, is_superuser=None)
         await session.commit()
     for path in PROTECTED:
         _assert_401(await client.get(path, headers=bearer(token)))
@@ -152,5 +152,6 @@ async def test_e7_authorization_fails_closed_when_the_lookup_fails(
     assert response.status_code == 503
     body = response.json()["error"]
     assert body["code"] == "service_unavailable"
+    assert body["message"] == "Authorization is temporarily unavailable."
     assert "alice" not in response.text
     assert "SELECT" not in response.text

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.ratelimit.mail_throttle import MESSAGES
+from app.users.dependencies import EMAIL_NOT_VERIFIED
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, bearer, login
 from tests.support.mail import drain, outbox, token_in
@@ -138,6 +141,34 @@ async def test_require_verified_email_gates_all_but_me_resend_and_logout(
         ).status_code == 204
         assert (await client.get("/api/v1/items", headers=bearer(access))).status_code == 200
         assert (await client.post("/api/v1/auth/logout", headers=bearer(access))).status_code == 204
+
+
+async def test_an_unverified_caller_is_refused_with_the_documented_message_and_logged(
+    make_app: Callable[..., FastAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The 403 says what to do (``EMAIL_NOT_VERIFIED``) and the refusal is an audit line:
+    WARNING ``authz.verified outcome=denied`` with the caller's id."""
+    app = make_app(mail_backend="memory", require_verified_email=True)
+    caplog.set_level(logging.WARNING, logger="app.auth")
+    async with serve(app) as client:
+        access, _ = await _sign_up(client, app, "unconfirmed@example.com")
+        me = (await client.get(ME, headers=bearer(access))).json()
+        refused = await client.get("/api/v1/users/me/sessions", headers=bearer(access))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == EMAIL_NOT_VERIFIED
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "authz.verified"]
+    assert (line.levelno, line.getMessage()) == (logging.WARNING, "unverified address refused")
+    assert (line.outcome, line.user_id) == ("denied", me["id"])  # type: ignore[attr-defined]
+
+
+async def test_resend_over_budget_says_so(make_app: Callable[..., FastAPI]) -> None:
+    app = make_app(mail_backend="memory", mail_max_per_address=1)
+    async with serve(app) as client:
+        access, _ = await _sign_up(client, app, "twice@example.com")
+        assert (await client.post(RESEND, headers=bearer(access))).status_code == 202
+        throttled = await client.post(RESEND, headers=bearer(access))
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["message"] == MESSAGES["verify_resend"]
 
 
 async def test_logout_works_unverified(make_app: Callable[..., FastAPI]) -> None:

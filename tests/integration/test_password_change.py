@@ -66,8 +66,8 @@ async def test_t9_deactivation_revokes_tokens_for_good(client, app) -> None:
         repo = UserRepository(session)
         user = await repo.get(alice)
         assert user is not None
-        await repo.set_active(user, False)
-        await repo.set_active(user, True)
+        await repo.change_roles(user, is_active=False, is_superuser=None)
+        await repo.change_roles(user, is_active=True, is_superuser=None)
         await session.commit()
     assert (await client.get(ME, headers=bearer(token))).status_code == 401
     fresh = await login(client, "alice@example.com")

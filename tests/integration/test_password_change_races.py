@@ -183,13 +183,14 @@ async def test_t9_a7_a_deactivation_racing_a_change_revokes_the_newer_token(
             )
             assert change.status_code == 204
             fresh = await login(client, "alice@example.com", NEW_PASSWORD)  # version 1
-            await UserService(admin_session, None).set_active(stale, False)  # type: ignore[arg-type]
+            admin = UserService(admin_session, None)  # type: ignore[arg-type]
+            await admin.change_roles(stale, alice, is_active=False, is_superuser=None)
             await admin_session.commit()
         async with app.state.container.database.sessionmaker() as admin_session:
             service = UserService(admin_session, None)  # type: ignore[arg-type]
             user = await UserRepository(admin_session).get(alice)
             assert user is not None
-            await service.set_active(user, True)
+            await service.change_roles(user, alice, is_active=True, is_superuser=None)
             await admin_session.commit()
         assert (await stored_user(app, alice)).token_version == 2
         assert (await client.get(ME, headers=bearer(fresh))).status_code == 401

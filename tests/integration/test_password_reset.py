@@ -22,6 +22,7 @@ from app.auth.recovery import INVALID_LINK
 from app.core.openapi import api_routes, route_calls
 from app.db.base import utcnow
 from app.db.session import get_session
+from app.ratelimit.mail_throttle import MESSAGES
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login
 from tests.support.mail import drain, outbox, token_in
@@ -63,6 +64,10 @@ async def test_reset_round_trip_sets_the_password_and_ends_every_session(mail_ap
     async with serve(mail_app) as client:
         await add_user(mail_app, "kate@example.com")
         old_access = await login(client, "kate@example.com")
+        pair = await client.post(
+            LOGIN, data={"username": "kate@example.com", "password": DEFAULT_PASSWORD}
+        )
+        old_refresh = pair.json()["refresh_token"]
         token = await _reset_token(client, mail_app, "KATE@example.com")
         [message] = outbox(mail_app)
         assert message.to == "kate@example.com"
@@ -71,6 +76,8 @@ async def test_reset_round_trip_sets_the_password_and_ends_every_session(mail_ap
 
         assert (await _confirm(client, token)).status_code == 204
         assert (await client.get("/api/v1/users/me", headers=bearer(old_access))).status_code == 401
+        refresh = await client.post("/api/v1/auth/refresh", json={"refresh_token": old_refresh})
+        assert refresh.status_code == 401  # the session ended: its refresh token is dead
         old = await client.post(
             LOGIN, data={"username": "kate@example.com", "password": DEFAULT_PASSWORD}
         )
@@ -197,6 +204,42 @@ async def test_p10_reset_requests_are_throttled_per_address_and_per_ip(
         assert int(refused.headers["retry-after"]) > 0
         # The IP's budget (4) is spent by the 4 counted requests above... one more address:
         assert (await client.post(RESET, json={"email": "other@example.com"})).status_code == 429
+
+
+async def test_p10_mail_budgets_are_per_client_ip_and_per_action_and_logged(
+    make_app: Callable[..., FastAPI], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The per-IP budget counts one client (another IP still gets its own), a spent
+    reset budget leaves the verification resend's alone, and each refusal says which
+    budget it hit: a WARNING ``auth.<action> outcome=throttled by=subject|ip``."""
+    app = make_app(
+        mail_backend="memory", mail_max_per_address=1, mail_max_per_ip=3,
+        trusted_proxies=["127.0.0.1/32"],
+    )  # fmt: skip
+    first, second = {"X-Forwarded-For": "10.9.0.1"}, {"X-Forwarded-For": "10.9.0.2"}
+    caplog.set_level(logging.WARNING, logger="app.ratelimit.mail")
+    async with serve(app) as client:
+        await add_user(app, "budget@example.com")
+        access = await login(client, "budget@example.com")
+
+        async def reset(email: str, headers: dict[str, str]) -> httpx.Response:
+            return await client.post(RESET, json={"email": email}, headers=headers)
+
+        assert (await reset("a@example.com", first)).status_code == 202
+        by_address = await reset("a@example.com", first)  # the address's budget (1)
+        assert by_address.status_code == 429
+        assert by_address.json()["error"]["message"] == MESSAGES["password_reset"]
+        assert (await reset("b@example.com", first)).status_code == 202
+        assert (await reset("c@example.com", first)).status_code == 429  # the IP's (3)
+        assert (await reset("d@example.com", second)).status_code == 202  # another IP
+        resend = "/api/v1/auth/verify-email/resend"
+        assert (await client.post(resend, headers=first | bearer(access))).status_code == 202
+    throttled = [r for r in caplog.records if getattr(r, "outcome", None) == "throttled"]
+    assert [(r.getMessage(), r.event, r.by) for r in throttled] == [  # type: ignore[attr-defined]
+        ("mail requests throttled", "auth.password_reset", "subject"),
+        ("mail requests throttled", "auth.password_reset", "ip"),
+    ]
+    assert all(r.levelno == logging.WARNING for r in throttled)
 
 
 async def test_e3_reset_tokens_never_reach_the_logs(

@@ -65,6 +65,8 @@ async def test_headers_then_429_envelope_with_retry_after(
     for response in answers:
         assert response.headers["x-ratelimit-limit"] == "3"
         assert 1 <= int(response.headers["x-ratelimit-reset"]) <= 60
+    # The window is the configured one: the first request's resets far from now.
+    assert int(answers[0].headers["x-ratelimit-reset"]) > 30
     # The headers are added to the response's own, never in their place.
     assert answers[0].headers["content-type"] == "application/json"
     assert answers[0].headers["www-authenticate"] == "Bearer"

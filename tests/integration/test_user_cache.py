@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -38,7 +39,7 @@ async def _set_active(app: FastAPI, user_id: uuid.UUID, active: bool) -> None:
         service = UserService(session, None, app.state.container.user_cache)  # type: ignore[arg-type]
         user = await UserRepository(session).get(user_id)
         assert user is not None
-        await service.set_active(user, active)
+        await service.change_roles(user, user_id, is_active=active, is_superuser=None)
         await session.commit()
 
 
@@ -132,15 +133,46 @@ async def test_authorization_is_checked_on_every_read(
     assert again.json()["email"] == "target@example.com"
 
 
-async def test_set_active_invalidates(make_app: Callable[..., FastAPI], redis: Redis) -> None:
-    """Any change to a user invalidates its entry: the next read shows the change."""
+async def test_deactivation_invalidates(make_app: Callable[..., FastAPI], redis: Redis) -> None:
+    """Any change to a user invalidates its entry: the next read shows the change (here an
+    admin's deactivation through the API)."""
     app = make_app(cache_enabled=True)
     async with serve(app) as client:
         token, target = await _admin_and_target(app, client)
         url = f"/api/v1/users/{target}"
         assert (await client.get(url, headers=bearer(token))).json()["is_active"] is True
         assert (await client.get(url, headers=bearer(token))).json()["is_active"] is True
-        await _set_active(app, target, False)
+        patched = await client.patch(url, json={"is_active": False}, headers=bearer(token))
+        assert patched.status_code == 200, patched.text
+        assert await redis.exists(f"cache:user:{target}") == 0
+        assert (await client.get(url, headers=bearer(token))).json()["is_active"] is False
+
+
+async def test_a_reader_before_the_commit_cannot_leave_the_old_row_cached(
+    make_app: Callable[..., FastAPI], redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADR-0025: a write invalidates at once, but a reader that runs between the write and
+    the commit still sees the old row and caches it; the second invalidation, after the
+    commit, drops that entry. The race made deterministic: the first invalidation plants
+    the old payload, as that reader would."""
+    app = make_app(cache_enabled=True)
+    cache = app.state.container.user_cache
+    async with serve(app) as client:
+        token, target = await _admin_and_target(app, client)
+        url = f"/api/v1/users/{target}"
+        old = (await client.get(url, headers=bearer(token))).json()
+        invalidate, calls = cache.invalidate, []
+
+        async def invalidate_then_a_reader_caches_the_old_row(key: str) -> None:
+            await invalidate(key)
+            calls.append(key)
+            if len(calls) == 1:
+                await cache.set(key, old)
+
+        monkeypatch.setattr(cache, "invalidate", invalidate_then_a_reader_caches_the_old_row)
+        patched = await client.patch(url, json={"is_active": False}, headers=bearer(token))
+        assert patched.status_code == 200, patched.text
+        assert calls == [str(target), str(target)]  # at once, and after the commit
         assert await redis.exists(f"cache:user:{target}") == 0
         assert (await client.get(url, headers=bearer(token))).json()["is_active"] is False
 

@@ -66,14 +66,14 @@ async def test_d6_duplicate_email_any_case_violates_the_unique_index(session) ->
     await session.rollback()
 
 
-async def test_set_active_and_password_hash(session) -> None:
+async def test_deactivation_and_password_hash(session) -> None:
     """Flag and hash updates are single UPDATEs that bump updated_at and reload the object;
     deactivation and a password change increment the token version in SQL (T9)."""
     repo = UserRepository(session)
     user = await repo.create(email="flags@example.com", hashed_password=HASH)
     await session.commit()
     before = user.updated_at
-    assert await repo.set_active(user, False)
+    assert await repo.change_roles(user, is_active=False, is_superuser=None)
     assert user.token_version == 1  # the object shows what the database computed
     rehash = {"expected": HASH, "new": HASH + "x", "revoke_tokens": False}
     assert await repo.replace_password_hash(user, **rehash)

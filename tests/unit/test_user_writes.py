@@ -64,7 +64,7 @@ def test_every_user_write_goes_through_the_user_service() -> None:
     """ADR-0025: outside the users service (and the repository it calls) no code calls a
     repository write or assigns a ``User`` column."""
     writes, columns = repository_writes(), user_columns()
-    assert {"create", "delete", "set_active", "replace_password_hash"} <= writes
+    assert {"create", "delete", "change_roles", "replace_password_hash"} <= writes
     offenders = [
         hit
         for path in sorted(APP.rglob("*.py"))
@@ -84,11 +84,11 @@ def test_the_check_finds_a_second_write_path() -> None:
     planted = (
         "async def f(session, user):\n"
         "    repo = UserRepository(session)\n"
-        "    await repo.set_active(user, False)\n"
+        "    await repo.change_roles(user, is_active=False, is_superuser=None)\n"
         "    user.hashed_password = 'x'\n"
     )
     hits = second_write_paths(planted, "planted.py", repository_writes(), user_columns())
     assert sorted(hits) == [
-        "planted.py:3 repo.set_active(...)",
+        "planted.py:3 repo.change_roles(...)",
         "planted.py:4 user.hashed_password = ...",
     ]

@@ -149,17 +149,6 @@ class UserRepository(Repository[User]):
             await self.session.refresh(user)
         return matched
 
-    async def set_active(self, user: User, active: bool) -> bool:
-        """Activate or deactivate ``user``; takes effect on its very next request (A7).
-
-        Deactivating also revokes every token issued so far (T9): the version is
-        incremented by the database, so a concurrent change is never undone, and a later
-        reactivation does not bring the tokens back.
-        """
-        if active:
-            return await self._update(user, is_active=True)
-        return await self._update(user, is_active=False, token_version=User.token_version + 1)
-
     async def replace_password_hash(
         self, user: User, *, expected: str, new: str, revoke_tokens: bool
     ) -> bool:

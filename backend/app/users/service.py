@@ -58,15 +58,6 @@ class UserService:
         await cache.invalidate(key)
         after_commit(self.repo.session, lambda: cache.invalidate(key))
 
-    async def set_active(self, user: User, active: bool) -> User:
-        """Activate or deactivate ``user`` (effective on its next request, A7);
-        deactivation revokes every token issued so far (T9) and ends every session."""
-        if await self.repo.set_active(user, active):
-            await self._changed(user)
-            if not active:
-                await self.sessions.end_all(user.id)
-        return user
-
     async def upgrade_password_hash(self, user: User, *, verified: str, new: str) -> bool:
         """Store a stronger hash of the *same* password (a login rehash): tokens stay valid.
         Compare-and-set against ``verified``, the hash the password was checked against:
