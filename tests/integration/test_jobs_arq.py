@@ -25,7 +25,7 @@ from app.core.settings import Settings
 from app.jobs.queues import ArqQueue
 from app.jobs.worker import check_health
 from app.worker import build_worker, failed_jobs
-from tests.conftest import real_redis_url
+from tests.conftest import PATIENT_REDIS, real_redis_url
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user
 from tests.support.mail import (
@@ -59,6 +59,7 @@ def smtp() -> Iterator[SMTPServer]:
 def arq_settings(make_settings: Callable[..., Settings], smtp: SMTPServer) -> Settings:
     return make_settings(
         redis_url=real_redis_url(),
+        **PATIENT_REDIS,
         mail_backend="smtp",
         smtp_port=smtp.port,
         jobs_max_tries=3,

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from app.core.settings import Settings
 from app.main import create_app
-from tests.conftest import real_redis_url
+from tests.conftest import PATIENT_REDIS, real_redis_url
 from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user
 from tests.support.mail import free_port, smtp_server
@@ -51,6 +51,7 @@ def _worker_process(
         "APP_ENV_FILE": os.devnull,
         "DATABASE_URL": database_url,
         "REDIS_URL": str(settings.redis_url),
+        **{name.upper(): str(value) for name, value in PATIENT_REDIS.items()},
         "MAIL_BACKEND": "smtp",
         "SMTP_PORT": str(smtp_port),
         "SMTP_TIMEOUT_SECONDS": "30",
@@ -96,7 +97,7 @@ async def test_j5_a_worker_killed_during_a_job_runs_it_again_and_mails_once(
     that port, runs the job again once the lock expires: exactly one mail goes out."""
     port = free_port()
     tarpit = socket.create_server(("127.0.0.1", port))  # accepts, never speaks
-    settings = make_settings(redis_url=real_redis_url(), jobs_timeout_seconds=3)
+    settings = make_settings(redis_url=real_redis_url(), jobs_timeout_seconds=3, **PATIENT_REDIS)
     first = second = None
     try:
         await _queue_a_reset(settings, "killed@example.com")
@@ -134,7 +135,7 @@ async def test_j5_sigterm_during_a_job_requeues_it_for_the_next_worker(
     the next worker runs it at once (no lock to wait for) and the mail goes out once."""
     port = free_port()
     tarpit = socket.create_server(("127.0.0.1", port))
-    settings = make_settings(redis_url=real_redis_url(), jobs_timeout_seconds=30)
+    settings = make_settings(redis_url=real_redis_url(), jobs_timeout_seconds=30, **PATIENT_REDIS)
     first = second = None
     grace = {"JOBS_SHUTDOWN_GRACE_SECONDS": "1", "JOBS_TIMEOUT_SECONDS": "30"}
     try:
