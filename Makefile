@@ -63,7 +63,7 @@ test: $(VENV)/.dev ## Run the whole test suite with coverage (SQLite + fakeredis
 
 .PHONY: redis-faults
 redis-faults: $(VENV)/.dev ## Redis fault tests (throwaway redis-server) printing the latency numbers of docs/rate-limiting.md
-	set -o pipefail; $(BIN)/pytest -m fault tests/fault/test_redis_faults.py -s $(PYTEST_ARGS) | grep -E 'redis-latency|passed|failed|skipped'
+	set -o pipefail; $(BIN)/pytest -m fault tests/fault/test_redis_*.py -s $(PYTEST_ARGS) | grep -E 'redis-latency|passed|failed|skipped'
 
 .PHONY: fmt
 fmt: $(VENV)/.dev ## Format and auto-fix with ruff

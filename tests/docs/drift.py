@@ -4,8 +4,8 @@ tests the docs cite are in :mod:`tests.docs.adrs`.
 
 Each ``check_*`` function is pure: it takes a repository root (or already-parsed
 input) and returns a list of problems, one string each, that says what drifted
-and exactly how to fix it. An empty list means "in sync". ``tests/docs/test_drift.py``
-runs them on the real repository and proves each one fires on planted drift.
+and exactly how to fix it. An empty list means "in sync". The ``tests/docs/test_drift*.py``
+modules run them on the real repository and prove each one fires on planted drift.
 
 The checks are generic on purpose: they discover folders, settings, routes, ADRs
 and Make targets from the tree, so whatever another change adds is covered.

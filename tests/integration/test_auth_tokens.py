@@ -1,5 +1,6 @@
 """Bearer tokens over HTTP (SECURITY T1, T2, T4, T5, T6, T10, T11, A5, A7, E7; ADR-0018,
-ADR-0019). Claim-level rules are unit-tested in tests/unit/test_tokens.py."""
+ADR-0019). Claim-level rules are unit-tested in tests/unit/test_tokens.py, the parser's
+robustness in tests/unit/test_tokens_parsing.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from app.users.models import User
 from app.users.repository import UserRepository
 from tests.fixtures.auth import add_user, bearer, login
-from tests.unit.test_tokens import GARBAGE
+from tests.fixtures.tokens import GARBAGE
 
 ME = "/api/v1/users/me"
 PROTECTED = [ME, "/auth/me"]

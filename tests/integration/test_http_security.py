@@ -1,5 +1,11 @@
-"""HTTP security defaults: headers, CORS, trusted hosts, the docs switch, offline docs
-(ADR-0027; SECURITY H1, H2, H3)."""
+"""HTTP security defaults on the wire: headers, CORS, trusted hosts, relative redirects
+(ADR-0027; SECURITY H1, H2).
+
+Every response carries the security headers once; only allowlisted origins get a CORS
+grant; other hosts are refused with an envelope and no response reflects an untrusted
+``Host``. Settings refused at startup are test_http_security_settings.py; the docs switch
+and offline docs pages (H3) are test_http_security_docs.py.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from app.core.openapi import api_routes
-from app.core.settings import Settings
-from tests.fixtures.app import serve
-
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-}
-
-
-def assert_security_headers(response: httpx.Response) -> None:
-    for name, value in SECURITY_HEADERS.items():
-        assert response.headers.get(name) == value, (response.request.url, name)
-    assert "content-security-policy" in response.headers
-    assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+from tests.fixtures.app import assert_security_headers, serve
 
 
 async def test_h1_security_headers_on_every_response(make_app: Callable[..., FastAPI]) -> None:
@@ -101,30 +91,6 @@ async def test_h2_allowed_origin_gets_a_grant_and_others_do_not(
 async def test_h2_no_cors_headers_without_an_allowlist(client: httpx.AsyncClient) -> None:
     response = await client.get("/health", headers={"Origin": "https://app.example.com"})
     assert "access-control-allow-origin" not in response.headers
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"cors_origins": ["*"], "cors_allow_credentials": True},
-        {"cors_origins": ["null"]},
-        {"cors_origins": ["https://app.example.com/path"]},
-        {"cors_origins": ["app.example.com"]},
-        {"trusted_proxies": ["not-a-network"]},
-    ],
-)
-def test_h2_dangerous_settings_are_refused(overrides: dict[str, Any]) -> None:
-    """SECURITY H2: `*` with credentials, `null`, and non-origins fail at startup."""
-    with pytest.raises(ValidationError):
-        Settings(_env_file=None, **overrides)
-
-
-def test_list_settings_read_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CORS_ORIGINS", "https://a.example.com, http://localhost:3000")
-    monkeypatch.setenv("TRUSTED_HOSTS", '["api.example.com"]')
-    settings = Settings(_env_file=None)
-    assert settings.cors_origins == ["https://a.example.com", "http://localhost:3000"]
-    assert settings.trusted_hosts == ["api.example.com"]
 
 
 async def test_trusted_hosts_refuse_other_hosts_with_an_envelope(
@@ -223,90 +189,6 @@ async def test_trusted_hosts_star_means_any_host(make_app: Callable[..., FastAPI
         for host in ("api.example.com", EVIL_HOST, "127.0.0.1:8000", "[::1]:8000"):
             response = await client.get("/health", headers={"Host": host})
             assert response.status_code == 200, host
-
-
-@pytest.mark.parametrize(
-    "entry",
-    [
-        "https://api.example.com",
-        "api.example.com:8443",
-        "api.example.com/",
-        "api.*.example.com",
-        "*example.com",
-        "evil*",
-        "::1",
-        "a b.example.com",
-    ],
-)
-def test_trusted_hosts_that_could_never_match_are_refused_at_startup(entry: str) -> None:
-    """A ``TRUSTED_HOSTS`` entry that no ``Host`` header can match would silently refuse
-    every request: it fails at startup instead, saying what a valid entry looks like."""
-    with pytest.raises(ValidationError, match="TRUSTED_HOSTS"):
-        Settings(_env_file=None, trusted_hosts=["api.example.com", entry])
-
-
-def test_trusted_hosts_accept_names_wildcards_and_addresses() -> None:
-    hosts = ["api.example.com", "*.internal.example.com", "localhost", "10.0.0.7", "[::1]", "*"]
-    assert Settings(_env_file=None, trusted_hosts=hosts).trusted_hosts == hosts
-
-
-async def test_h3_docs_disabled_answer_404_envelopes(make_app: Callable[..., FastAPI]) -> None:
-    """SECURITY H3: with DOCS_ENABLED=false the docs pages and the schema do not exist."""
-    async with serve(make_app(docs_enabled=False)) as client:
-        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
-            response = await client.get(path)
-            assert response.status_code == 404, path
-            assert response.json()["error"]["code"] == "not_found"
-            assert_security_headers(response)
-
-
-STRONG_SECRET = "h3-Pz8kQv2Lx9WmR4tYc7NbJ6dFs1GaE5uHo"  # pragma: allowlist secret
-
-
-@pytest.mark.parametrize(
-    ("values", "served"),
-    [
-        ({"app_env": "prod"}, False),
-        ({"app_env": "prod", "docs_enabled": ""}, False),
-        ({"app_env": "prod", "docs_enabled": True}, True),
-        ({"app_env": "local"}, True),
-        ({"app_env": "test"}, True),
-        ({"app_env": "local", "docs_enabled": False}, False),
-    ],
-)
-async def test_h3_docs_are_off_by_default_in_production(
-    make_app: Callable[..., FastAPI], values: dict[str, Any], served: bool
-) -> None:
-    """SECURITY H3: unset, ``DOCS_ENABLED`` is off when ``APP_ENV=prod`` (production
-    served ``/docs``, ``/redoc`` and ``/openapi.json`` unless someone remembered to switch
-    them off) and on elsewhere; an explicit value always wins."""
-    # smtp: production refuses the console mail backend (ADR-0037).
-    app = make_app(jwt_secret_key=STRONG_SECRET, mail_backend="smtp", **values)
-    assert app.state.container.settings.docs_enabled is served
-    async with serve(app) as client:
-        for path in ("/docs", "/redoc", "/openapi.json"):
-            response = await client.get(path)
-            assert response.status_code == (200 if served else 404), (values, path)
-
-
-async def test_docs_are_served_from_self_hosted_assets(client: httpx.AsyncClient) -> None:
-    """/docs and /redoc reference only same-origin assets, which are served (no CDN)."""
-    for page in ("/docs", "/redoc"):
-        response = await client.get(page)
-        assert response.status_code == 200
-        html = response.text
-        assert "cdn.jsdelivr.net" not in html
-        assert "fonts.googleapis.com" not in html
-        assert "/docs/assets/" in html
-        csp = response.headers["content-security-policy"]
-        assert "script-src 'self'" in csp
-        assert "frame-ancestors 'none'" in csp
-    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
-        response = await client.get(f"/docs/assets/{asset}")
-        assert response.status_code == 200, asset
-        assert len(response.content) > 10_000
-    assert (await client.get("/docs/oauth2-redirect")).status_code == 200
-    assert (await client.get("/openapi.json")).status_code == 200
 
 
 async def test_api_responses_use_the_strict_csp(client: httpx.AsyncClient) -> None:

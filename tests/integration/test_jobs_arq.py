@@ -3,8 +3,9 @@ ADR-0037; SECURITY J1, J3, J4, J5, J6).
 
 Needs ``REDIS_URL`` (``.ci/run`` sets it; skipped otherwise, with the reason): the same
 flows are proven in-process by test_password_reset.py, test_email_verification.py and
-test_jobs_inprocess.py. The worker runs in the test (arq burst mode) or, for the kill
-test, as ``python -m app worker`` processes. Redis down at enqueue needs no server.
+test_jobs_inprocess.py. The worker runs in the test (arq burst mode); a worker process
+killed or stopped mid-job (J5) is test_jobs_arq_worker_stops.py. Redis down at enqueue
+needs no server.
 """
 
 from __future__ import annotations
@@ -12,35 +13,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from app.core.settings import Settings
 from app.jobs.queues import ArqQueue
 from app.jobs.worker import check_health
 from app.worker import build_worker, failed_jobs
-from tests.conftest import real_redis_url
+from tests.conftest import PATIENT_REDIS, real_redis_url
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user
 from tests.support.mail import (
     SMTPServer,
     body_text,
     drain,
-    free_port,
     outbox,
     smtp_server,
     token_in,
 )
-from tests.support.processes import closed_port, stop
+from tests.support.processes import closed_port
 
 RESET = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"
@@ -63,6 +59,7 @@ def smtp() -> Iterator[SMTPServer]:
 def arq_settings(make_settings: Callable[..., Settings], smtp: SMTPServer) -> Settings:
     return make_settings(
         redis_url=real_redis_url(),
+        **PATIENT_REDIS,
         mail_backend="smtp",
         smtp_port=smtp.port,
         jobs_max_tries=3,
@@ -195,133 +192,6 @@ async def test_the_worker_health_check(arq_settings: Settings) -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await worker.close()
-
-
-def _worker_process(
-    settings: Settings, database_url: str, smtp_port: int, **extra: str
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "APP_ENV_FILE": os.devnull,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": str(settings.redis_url),
-        "MAIL_BACKEND": "smtp",
-        "SMTP_PORT": str(smtp_port),
-        "SMTP_TIMEOUT_SECONDS": "30",
-        "JOBS_TIMEOUT_SECONDS": "3",
-        "JOBS_RETRY_BACKOFF_SECONDS": "0.05",
-        **extra,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "app", "worker"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-async def _wait(condition: Callable[[], Any], what: str, within: float) -> None:
-    deadline = time.monotonic() + within
-    while not await condition():
-        assert time.monotonic() < deadline, f"{what}: not within {within} s"
-        await asyncio.sleep(0.05)
-
-
-@needs_redis
-async def test_j5_a_worker_killed_during_a_job_runs_it_again_and_mails_once(
-    make_settings: Callable[..., Settings], database_url: str, redis: Redis
-) -> None:
-    """The first worker hangs in the SMTP greeting (a port that accepts and never
-    answers) and is SIGKILLed mid-job. A second worker, with the real SMTP server now on
-    that port, runs the job again once the lock expires: exactly one mail goes out."""
-    port = free_port()
-    tarpit = socket.create_server(("127.0.0.1", port))  # accepts, never speaks
-    settings = make_settings(redis_url=real_redis_url(), jobs_timeout_seconds=3)
-    app = _app(settings)
-    first = second = None
-    try:
-        async with serve(app) as client:
-            await add_user(app, "killed@example.com")
-            assert (
-                await client.post(RESET, json={"email": "killed@example.com"})
-            ).status_code == 202
-        first = _worker_process(settings, database_url, port)
-        in_progress = await redis.keys("arq:in-progress:*")
-        assert in_progress == []
-
-        async def running() -> bool:
-            return bool(await redis.keys("arq:in-progress:*"))
-
-        await _wait(running, "the first worker picks the job", 90)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-        tarpit.close()
-        with smtp_server(port) as server:
-            second = _worker_process(settings, database_url, port)
-
-            async def delivered() -> bool:
-                return len(server.messages) >= 1
-
-            await _wait(delivered, "the second worker sends the mail", 90)
-            await asyncio.sleep(1)
-            assert len(server.messages) == 1
-            stop(second, timeout=30)
-            assert second.returncode == 0  # SIGTERM: a graceful stop
-    finally:
-        tarpit.close()
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-
-
-@needs_redis
-async def test_j5_sigterm_during_a_job_requeues_it_for_the_next_worker(
-    make_settings: Callable[..., Settings], database_url: str, redis: Redis
-) -> None:
-    """SIGTERM while a job hangs in the SMTP greeting: the worker waits
-    ``JOBS_SHUTDOWN_GRACE_SECONDS`` (1 s here), cancels the job, re-queues it and exits 0;
-    the next worker runs it at once (no lock to wait for) and the mail goes out once."""
-    port = free_port()
-    tarpit = socket.create_server(("127.0.0.1", port))
-    settings = make_settings(redis_url=real_redis_url(), jobs_timeout_seconds=30)
-    app = _app(settings)
-    first = second = None
-    grace = {"JOBS_SHUTDOWN_GRACE_SECONDS": "1", "JOBS_TIMEOUT_SECONDS": "30"}
-    try:
-        async with serve(app) as client:
-            await add_user(app, "sigterm@example.com")
-            assert (
-                await client.post(RESET, json={"email": "sigterm@example.com"})
-            ).status_code == 202
-        first = _worker_process(settings, database_url, port, **grace)
-
-        async def running() -> bool:
-            return bool(await redis.keys("arq:in-progress:*"))
-
-        await _wait(running, "the first worker picks the job", 90)
-        stop(first, timeout=30)
-        assert first.returncode == 0
-        assert not await running()  # re-queued, not left locked
-        assert await redis.zcard("arq:queue") == 1
-        tarpit.close()
-        with smtp_server(port) as server:
-            started = time.monotonic()
-            second = _worker_process(settings, database_url, port, **grace)
-
-            async def delivered() -> bool:
-                return len(server.messages) >= 1
-
-            await _wait(delivered, "the second worker sends the mail", 60)
-            # Far sooner than a lock expiry (30 + 15 s): the job was handed back.
-            assert time.monotonic() - started < 40
-            await asyncio.sleep(1)
-            assert len(server.messages) == 1
-    finally:
-        tarpit.close()
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
 
 
 async def test_j6_redis_down_at_enqueue_runs_the_job_in_process(

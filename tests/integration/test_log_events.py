@@ -1,13 +1,14 @@
-"""The log events and 429 bodies the CONTRACTs of ``app.users`` and ``app.ratelimit``
-document (ADR-0004, ADR-0019, ADR-0028; SECURITY E4, P10): event, outcome and the ids of
-each line, and the ``details`` of each 429 envelope. Written to kill the surviving mutants
-``make mutation`` listed (docs/testing.md, "Mutation testing")."""
+"""The log events the CONTRACTs of ``app.users`` and ``app.auth`` document (ADR-0004,
+ADR-0019; SECURITY E4): ``users.create``/``users.delete``, ``authz.user_read`` and
+``authz.role`` denials, every refused bearer token, and the admin-change, e-mail-change
+and session-end audit lines, each with its event, outcome and ids. The throttles' lines and
+429 bodies are in tests/integration/test_log_events_throttles.py. Written to kill the
+surviving mutants ``make mutation`` listed (docs/testing.md, "Mutation testing")."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
 
 import jwt
 import pytest
@@ -15,44 +16,16 @@ from fastapi import FastAPI
 
 from app.core.errors import Forbidden
 from app.credentials.tokens import create_access_token
-from app.ratelimit.login_throttle import TOO_MANY_ATTEMPTS
-from app.ratelimit.signup_throttle import TOO_MANY_SIGNUPS
 from app.users.dependencies import require_roles
 from app.users.models import User
 from app.users.repository import UserRepository
 from tests.fixtures.app import serve
 from tests.fixtures.auth import DEFAULT_PASSWORD, add_user, bearer, login, session_token
 
-LOGGERS = ("app.users", "app.auth", "app.ratelimit.login", "app.ratelimit.signup")
-LOGIN = "/api/v1/auth/login"
 SIGNUP = "/api/v1/users"
 ME = "/api/v1/users/me"
 LOGOUT = "/api/v1/auth/logout"
 WRONG = "wrong password entirely"  # pragma: allowlist secret
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    """Every record of the loggers above, whatever the root logger's configuration."""
-    handler = _Collect()
-    loggers = [logging.getLogger(name) for name in LOGGERS]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-        lg.setLevel(logging.INFO)
-    yield handler.records
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.removeHandler(handler)
-        lg.setLevel(level)
 
 
 def _event(records: list[logging.LogRecord], logger: str, event: str, outcome: str) -> dict:
@@ -67,14 +40,6 @@ def _event(records: list[logging.LogRecord], logger: str, event: str, outcome: s
     assert len(found) == 1, (logger, event, outcome, [vars(r) for r in records])
     fields = {k: v for k, v in vars(found[0]).items() if k in {"user_id", "target_id", "by"}}
     return {"message": found[0].getMessage(), **fields}
-
-
-def _details(response) -> dict:
-    assert response.status_code == 429
-    error = response.json()["error"]
-    assert error["code"] == "rate_limited"
-    assert int(response.headers["retry-after"]) == error["details"]["retry_after"] > 0
-    return {"message": error["message"], **error["details"]}
 
 
 async def test_users_create_delete_and_read_denied_are_logged(
@@ -132,71 +97,6 @@ async def test_require_roles_passes_admins_and_logs_a_denied_role(
         require_roles("admin", "root")
     with pytest.raises(ValueError, match=r"^unknown roles: none given$"):
         require_roles()
-
-
-async def test_login_throttle_logs_who_was_throttled_and_answers_the_429_details(
-    make_app: Callable[..., FastAPI], records: list[logging.LogRecord]
-) -> None:
-    """``auth.login`` throttled ``by`` subject (one account from many IPs), then ``by`` ip
-    (one IP across accounts), on the login throttle's logger; each 429 says the budget's
-    ``retry_after`` in ``details`` and ``Retry-After``."""
-    app = make_app(
-        login_max_failures_per_account=2,
-        login_max_failures_per_ip=3,
-        login_window_seconds=600,
-        trusted_proxies=["127.0.0.1/32"],
-    )
-
-    async def attempt(email: str, ip: str):
-        form = {"username": email, "password": WRONG}
-        return await client.post(LOGIN, data=form, headers={"X-Forwarded-For": ip})
-
-    async with serve(app) as client:
-        await add_user(app, "victim@example.com")
-        by_subject = [await attempt("victim@example.com", f"198.51.100.{i}") for i in range(3)]
-        by_ip = [await attempt(f"x{i}@example.com", "203.0.113.7") for i in range(4)]
-    assert [r.status_code for r in by_subject] == [401, 401, 429]
-    assert [r.status_code for r in by_ip] == [401, 401, 401, 429]
-    for refused in (by_subject[-1], by_ip[-1]):
-        details = _details(refused)
-        assert details["message"] == TOO_MANY_ATTEMPTS
-        assert 1 <= details.pop("retry_after") <= 600
-        assert details == {"message": TOO_MANY_ATTEMPTS}
-    throttled = [r for r in records if getattr(r, "outcome", None) == "throttled"]
-    assert [(r.name, r.getMessage(), r.event, r.by) for r in throttled] == [
-        ("app.ratelimit.login", "attempts throttled", "auth.login", "subject"),
-        ("app.ratelimit.login", "attempts throttled", "auth.login", "ip"),
-    ]
-
-
-async def test_signup_throttle_logs_and_answers_the_429_details(
-    make_app: Callable[..., FastAPI], records: list[logging.LogRecord]
-) -> None:
-    """``users.create`` throttled on the sign-up throttle's logger; the 429 names the sign-up
-    budget and its ``retry_after``. The budget is per IP: another address still signs up."""
-    app = make_app(signup_max_per_ip=1, signup_window_seconds=600)
-    async with serve(app) as client:
-        first = await client.post(SIGNUP, json={"email": "a@example.com", "password": WRONG})
-        second = await client.post(SIGNUP, json={"email": "b@example.com", "password": WRONG})
-    assert first.status_code == 201
-    details = _details(second)
-    assert 1 <= details.pop("retry_after") <= 600
-    assert details == {"message": TOO_MANY_SIGNUPS}
-    line = [r for r in records if r.name == "app.ratelimit.signup"]
-    assert [(r.getMessage(), r.event, r.outcome) for r in line] == [
-        ("sign-ups throttled", "users.create", "throttled")
-    ]
-
-
-async def test_rate_limit_429_details_name_the_limit(make_app: Callable[..., FastAPI]) -> None:
-    """The API rate limit's 429 envelope: ``details`` = the limit and ``retry_after``."""
-    app = make_app(rate_limit_enabled=True, rate_limit_requests=1, rate_limit_window_seconds=60)
-    async with serve(app) as client:
-        answers = [await client.get("/api/v1/users/me") for _ in range(2)]
-    details = _details(answers[-1])
-    assert details.pop("limit") == 1
-    assert 1 <= details.pop("retry_after") <= 60
-    assert set(details) == {"message"}
 
 
 async def test_every_refused_token_is_logged_with_its_reason_and_ids(

@@ -46,7 +46,7 @@ PROBE_TESTS = (
     "tests/unit/test_hermetic_environment.py::test_the_suite_sees_the_hermetic_defaults",
     "tests/integration/test_opentelemetry.py::test_opentelemetry_off_by_default_even_with_providers_registered",
     "tests/integration/test_health.py::test_legacy_health_is_exactly_status_ok",
-    "tests/integration/test_http_security.py::test_docs_are_served_from_self_hosted_assets",
+    "tests/integration/test_http_security_docs.py::test_docs_are_served_from_self_hosted_assets",
     "tests/integration/test_rate_limit.py::test_off_by_default",
 )
 
