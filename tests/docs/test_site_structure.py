@@ -60,6 +60,7 @@ def test_planted_structure_drift_is_reported(tmp_path: Path) -> None:
     (tmp_path / structure.PERFORMANCE_PAGE).write_text(
         "# Performance\n\n| a | b | c |\n|---|---|---|\n| /health | 9,368 | 0.11 |\n"
         "| >= 0.40x the reference | 0.17x | MISSED |\n"
+        "| >= 0.95x at 8 connections | 0.40x | MISSED |\n"
     )
     assert structure.check_one_h1(tmp_path, ["docs/a.md", "docs/b.md"]) == [
         "docs/a.md has 2 H1 headings: keep exactly one (`# Title`); make the others `##`"

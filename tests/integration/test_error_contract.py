@@ -16,14 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
-from app.core.errors import (
-    RETRY_AFTER_HEADER,
-    Conflict,
-    NotFound,
-    error_response,
-    error_responses,
-    validation_details,
-)
+from app.core.errors import Conflict, NotFound
 from tests.fixtures.app import serve
 
 SECRET_TEXT = "db-password=hunter2 at /srv/app/secret.py line 42"  # pragma: allowlist secret
@@ -263,55 +256,3 @@ async def test_details_that_are_not_json_types_are_rendered_as_text(
     error = assert_envelope(await client.get("/probe/missing"), 404, "not_found")
     assert error["details"] == {"id": str(MISSING_ID)}
     assert error["message"] == "The requested resource was not found."
-
-
-def test_error_responses_declare_the_envelope_and_retry_after() -> None:
-    """``error_responses(...)`` declares the envelope for each status with its default
-    message, and ``Retry-After`` only on the statuses named in ``retry_after`` (called
-    here, at test time, rather than by a route declared at import)."""
-    demo = FastAPI()
-
-    @demo.get("/missing", responses=error_responses(404, 429, retry_after=[429]))
-    async def lookup() -> None:
-        """A lookup."""
-
-    responses = demo.openapi()["paths"]["/missing"]["get"]["responses"]
-    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
-    assert responses["404"] == {
-        "description": "The requested resource was not found.",
-        "content": envelope,
-    }
-    assert responses["429"] == {
-        "description": "Too many requests.",
-        "content": envelope,
-        "headers": {"Retry-After": RETRY_AFTER_HEADER},
-    }
-
-
-def test_validation_details_keep_loc_msg_and_type_of_any_error_shape() -> None:
-    """Only ``loc``, ``msg`` and ``type`` leave (E2), as JSON-safe values, whatever the
-    error dict holds: a location part that is not a string or index becomes text, and a
-    missing field is empty rather than a 500."""
-    odd = [
-        {"loc": ("body", 0, b"raw"), "msg": "bad", "type": "t", "input": "s3cret", "ctx": {}},
-        {"msg": 3},
-        {"type": 4},
-    ]
-    assert validation_details(odd) == [
-        {"loc": ["body", 0, "b'raw'"], "msg": "bad", "type": "t"},
-        {"loc": [], "msg": "3", "type": ""},
-        {"loc": [], "msg": "", "type": "4"},
-    ]
-
-
-def test_an_unmapped_status_still_gets_a_whole_envelope() -> None:
-    """A status without its own code or message (418 here) answers ``error`` / ``Error.``;
-    a caller's ``Content-Length`` is dropped (the body's own is sent); and a value JSON
-    cannot carry (NaN) is refused while rendering, never sent as invalid JSON."""
-    response = error_response(418, headers={"Content-Length": "5", "X-Extra": "kept"})
-    error = json.loads(response.body)["error"]
-    assert (error["code"], error["message"]) == ("error", "Error.")
-    assert response.headers["x-extra"] == "kept"
-    assert response.headers["content-length"] == str(len(response.body))
-    with pytest.raises(ValueError):
-        error_response(422, details=[{"value": float("nan")}])
