@@ -11,7 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.credentials.tokens import MAX_TOKEN_LENGTH, InvalidToken, decode_access_token
+from app.credentials.tokens import (
+    MAX_TOKEN_LENGTH,
+    InvalidToken,
+    decode_access_claims,
+    decode_access_token,
+)
 from tests.fixtures.tokens import GARBAGE, USER, b64, make_claims, rejects, sign, token_settings
 
 
@@ -69,3 +74,26 @@ def test_r2_a_token_of_exactly_the_maximum_length_is_accepted() -> None:
     settings = token_settings()
     assert decode_access_token(_token_of_length(MAX_TOKEN_LENGTH), settings) == USER
     rejects(_token_of_length(MAX_TOKEN_LENGTH + 1), settings)
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("", "empty or over-long token"),
+        ("a" * (MAX_TOKEN_LENGTH + 1), "empty or over-long token"),
+        # PyJWT refuses a crit header itself; the parser's own check is the fallback.
+        (sign(make_claims(), crit=["exp"]), "InvalidTokenError"),
+        (sign(make_claims(type="refresh")), "wrong token type"),
+        (sign(make_claims(sub="not-a-uuid")), "sub is not a user id"),
+        (sign(make_claims(ver=-1)), "ver is not a token version"),
+        (sign(make_claims(ver="1")), "ver is not a token version"),
+        (sign(make_claims(sid="not-a-uuid")), "sid is not a session id"),
+        (sign(make_claims(), key="x" * 48), "InvalidSignatureError"),
+    ],
+)
+def test_each_refusal_names_its_reason(token: str, reason: str) -> None:
+    """The reason is what the ``auth.token`` log line's ``detail`` tells an operator
+    (the client only ever sees one 401)."""
+    with pytest.raises(InvalidToken) as refused:
+        decode_access_claims(token, FUZZ_SETTINGS)
+    assert str(refused.value) == reason
