@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from fastapi import FastAPI
 
 from tests.fixtures.logs import collected
 
@@ -20,3 +21,11 @@ def records() -> Iterator[list[logging.LogRecord]]:
     configuration."""
     with collected(*EVENT_LOGGERS) as lines:
         yield lines
+
+
+@pytest.fixture
+def mail_app(make_app: Callable[..., FastAPI]) -> FastAPI:
+    """An app whose mail stays in memory (read with ``tests.support.mail.outbox``) and
+    whose links point at the front end of ``FRONTEND_URL`` set here: the password-reset
+    and verification tests."""
+    return make_app(mail_backend="memory", frontend_url="https://app.example.com")

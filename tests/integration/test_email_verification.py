@@ -22,11 +22,6 @@ ME = "/api/v1/users/me"
 OTHER_PASSWORD = "whatever it is 12"  # pragma: allowlist secret
 
 
-@pytest.fixture
-def mail_app(make_app: Callable[..., FastAPI]) -> FastAPI:
-    return make_app(mail_backend="memory", frontend_url="https://app.example.com")
-
-
 async def _sign_up(client: httpx.AsyncClient, app: FastAPI, email: str) -> tuple[str, str]:
     """Sign up, log in; the access token and the mailed verification token."""
     created = await client.post(

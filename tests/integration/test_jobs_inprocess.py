@@ -41,6 +41,15 @@ def _queue(job: Any, policy: RetryPolicy = POLICY, dedupe: float = 60) -> InProc
     return InProcessQueue(runner, dedupe_seconds=dedupe, shutdown_grace_seconds=0.2)
 
 
+async def _enqueue_in_request(queue: InProcessQueue, request_id: str, job_id: str) -> None:
+    """Enqueue the ``flaky`` job as a request with ``request_id`` would."""
+    token = request_id_var.set(request_id)
+    try:
+        await queue.enqueue("flaky", job_id)
+    finally:
+        request_id_var.reset(token)
+
+
 def _events(queue: InProcessQueue) -> dict[tuple[str, str], int]:
     telemetry = queue.runner.telemetry
     assert isinstance(telemetry, LogTelemetry)
@@ -63,11 +72,7 @@ async def test_j3_a_job_out_of_tries_is_recorded_logged_and_counted(
 ) -> None:
     job = Flaky(failures=99)
     queue = _queue(job)
-    token = request_id_var.set("req-failed-1")
-    try:
-        await queue.enqueue("flaky", "job-2")
-    finally:
-        request_id_var.reset(token)
+    await _enqueue_in_request(queue, "req-failed-1", "job-2")
     await queue.drain()
     assert len(job.calls) == POLICY.max_tries
     failures = queue.runner.failures
@@ -108,11 +113,7 @@ async def test_j4_the_request_id_travels_into_the_job(caplog: pytest.LogCaptureF
     caplog.set_level(logging.INFO)
     job = Flaky(failures=1)
     queue = _queue(job)
-    token = request_id_var.set("req-abc")
-    try:
-        await queue.enqueue("flaky", "rid")
-    finally:
-        request_id_var.reset(token)
+    await _enqueue_in_request(queue, "req-abc", "rid")
     await queue.drain()
     assert [rid for rid, _ in job.calls] == ["req-abc", "req-abc"]
 

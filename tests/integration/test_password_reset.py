@@ -33,11 +33,6 @@ LOGIN = "/api/v1/auth/login"
 NEW_PASSWORD = "a freshly reset passphrase 9"  # pragma: allowlist secret
 
 
-@pytest.fixture
-def mail_app(make_app: Callable[..., FastAPI]) -> FastAPI:
-    return make_app(mail_backend="memory", frontend_url="https://app.example.com")
-
-
 async def _reset_token(client: httpx.AsyncClient, app: FastAPI, email: str) -> str:
     response = await client.post(RESET, json={"email": email})
     assert response.status_code == 202, response.text
