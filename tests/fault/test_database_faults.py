@@ -158,6 +158,29 @@ async def test_first_query_after_restart_succeeds(
     assert pings == []
 
 
+async def test_a_burst_opens_each_pooled_connection_once(
+    make_fault_app: Callable[..., FastAPI],
+) -> None:
+    """ADR-0042: the default pool is fixed (``DB_MAX_OVERFLOW=0``): the connections a
+    burst opens stay open for the next burst; none is closed and opened again, as an
+    overflow connection is each time it is returned (connecting cost 6 % of the CPU at
+    64 connections)."""
+    app = with_probes(make_fault_app())
+    settings = app.state.container.settings
+    assert settings.db_max_overflow == 0
+    pool = app.state.container.database.engine.pool
+    opened: list[object] = []
+    closed: list[object] = []
+    sa.event.listen(pool, "connect", lambda *_: opened.append(1))
+    sa.event.listen(pool, "close", lambda *_: closed.append(1))
+    async with serve(app) as client:
+        for _ in range(2):  # each request holds its connection 50 ms: the pool fills
+            burst = await asyncio.gather(*(client.get("/probe/sleep/50") for _ in range(30)))
+            assert {response.status_code for response in burst} == {200}
+        assert closed == []
+        assert 1 < len(opened) <= settings.db_pool_size
+
+
 @pytest.fixture
 def held_pool_app(make_fault_app: Callable[..., FastAPI]) -> FastAPI:
     return with_probes(

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
+from app.items.models import Item
+from app.items.repository import visible_to
 from app.items.service import NAME_TAKEN, NOT_FOUND
 from tests.fixtures.app import serve
 from tests.fixtures.auth import add_user, bearer, login
@@ -285,3 +288,12 @@ async def test_deleting_a_user_deletes_their_items(world: World) -> None:
     assert [i["id"] for i in remaining["items"]] == [kept.json()["id"]]
     gone = await world.client.get(f"{ITEMS}/{world.item['id']}", headers=world.admin)
     assert gone.status_code == 404
+
+
+async def test_a_scoped_query_without_its_caller_fails_instead_of_widening(app: FastAPI) -> None:
+    """ADR-0033: the owner is a bound parameter of statements built once; one run without
+    it is refused before any SQL is sent, never a query over every owner's rows."""
+    statement = sa.select(Item).where(*visible_to(everyone=False))
+    async with serve(app), app.state.container.database.read_sessionmaker() as session:
+        with pytest.raises(sa.exc.StatementError, match="owner"):
+            await session.execute(statement)

@@ -1,8 +1,8 @@
 """The authenticated read's database cost (ADR-0042).
 
 ``GET /users/me`` loads principal, user and session in one query and, on PostgreSQL,
-makes no other round trip; a read-only request hands its pooled connection back as soon
-as the principal is loaded, a writing one keeps it for its transaction.
+makes no other round trip; a read-only request holds a pooled connection only for the
+principal's query, a writing one keeps it for its transaction.
 
 Runs on SQLite by default and on PostgreSQL with ``DATABASE_URL`` (ADR-0013).
 """
@@ -28,7 +28,7 @@ async def test_users_me_is_one_database_round_trip(client, app, monkeypatch) -> 
     def record(conn, cursor, statement, *args) -> None:
         statements.append(statement)
 
-    engine = app.state.container.database.engine.sync_engine
+    engine = app.state.container.database.read_engine.sync_engine
     simple: list[str] = []
     if engine.dialect.name == "postgresql":
         import asyncpg
@@ -52,10 +52,11 @@ async def test_users_me_is_one_database_round_trip(client, app, monkeypatch) -> 
     assert "users" in queries[0]
 
 
-async def test_a_read_request_hands_its_connection_back_after_the_principal(client, app) -> None:
-    """ADR-0042: a read-only request returns its pooled connection as soon as the
-    principal is loaded (nothing to commit), so it is not held while the rest of the
-    request waits for the event loop; a writing request keeps it for its transaction."""
+async def test_a_read_request_holds_no_connection_after_the_principal(client, app) -> None:
+    """ADR-0042: a read-only request's principal is read on a pooled connection held for
+    that one query (nothing to commit), so none is held while the rest of the request
+    waits for the event loop; a writing request keeps its connection for its
+    transaction."""
     await add_user(app, "alice@example.com")
     pair = await login_pair(client, "alice@example.com")
     pool = app.state.container.database.engine.pool

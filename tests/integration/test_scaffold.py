@@ -17,10 +17,12 @@ REPO = Path(__file__).resolve().parents[2]
 NAME = "gizmo_components"  # 16 characters: the longest name the scaffolder accepts
 BIN = Path(sys.executable).parent
 # What the outer run (CI's `make check PYTEST_ARGS=... DOCS_BROWSER_REQUIRED=1`) would leak
-# into the copy's own run: its make variables, and demands the copy cannot meet (no site/).
+# into the copy's own run: its make variables, demands the copy cannot meet (no site/), and
+# the outer run's Redis: without an xdist worker number the copy would take the given db
+# itself, worker gw0's, and its FLUSHDBs would wipe gw0's queued jobs (it runs on fakeredis).
 _OUTER_RUN = frozenset({
     "PYTEST_XDIST_WORKER", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTEST_ARGS",
-    "DOCS_BROWSER_REQUIRED", "FAULT_SUITE_REQUIRED",
+    "DOCS_BROWSER_REQUIRED", "FAULT_SUITE_REQUIRED", "REDIS_URL", "TESTS_SERVER_REDIS_URL",
 })  # fmt: skip
 
 

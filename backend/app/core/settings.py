@@ -50,8 +50,10 @@ class Settings(BaseSettings):
 
     # --- Database ----------------------------------------------------------
     database_url: DatabaseUrl = "sqlite+aiosqlite:///var/app.db"
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    #: A fixed pool (no overflow): connections opened under load stay open, instead of
+    #: being opened and closed again with every burst above the pool size (ADR-0042).
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout_seconds: float = Field(default=2.0, gt=0)
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     db_statement_timeout_ms: int = Field(default=5000, ge=0)

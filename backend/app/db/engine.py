@@ -61,8 +61,15 @@ def _checkout_liveness(dbapi_connection: Any, _: Any, proxy: Any) -> None:
         raise exc.DisconnectionError("connection closed by the server while pooled")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """Build the async engine for ``settings.database_url``."""
+#: The level of every transaction on PostgreSQL (its default, named: the pool's
+#: connections are in autocommit between transactions, ADR-0042).
+TRANSACTION_ISOLATION = "READ COMMITTED"
+
+
+def create_engine(settings: Settings, *, autocommit: bool = False) -> AsyncEngine:
+    """Build the async engine for ``settings.database_url``. ``autocommit`` (PostgreSQL)
+    puts each new connection in autocommit: no ``BEGIN`` until a connection is asked
+    for a transaction level (:class:`Database` does that for its writing sessions)."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -84,6 +91,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=connect_args,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
     event.listen(engine.sync_engine, "checkout", _checkout_liveness)
     return engine
@@ -116,29 +124,34 @@ def _refuse_flush(session: Session, *_: Any) -> None:
 class Database:
     """The engine plus its session factories; lives on ``app.state.container.database``.
 
-    ``sessionmaker`` runs a transaction (``BEGIN`` on the first statement, ``COMMIT`` at
-    the end); ``read_sessionmaker`` makes :class:`ReadSession` s on the same pool in
-    autocommit on PostgreSQL (each ``SELECT`` is its own statement: no ``BEGIN`` or
-    ``COMMIT`` round trips) and refuses writes (ADR-0042). SQLite never sends ``BEGIN``
-    before a read, so it keeps its engine as is."""
+    ``engine`` and ``sessionmaker`` run transactions (``BEGIN`` on the first statement,
+    ``COMMIT`` at the end). ``read_engine`` is the same pool without them: on PostgreSQL
+    its connections are in autocommit (each ``SELECT`` is its own statement: no
+    ``BEGIN`` or ``COMMIT`` round trips), and ``engine`` switches a connection to
+    :data:`TRANSACTION_ISOLATION` for as long as it holds it (an attribute of the
+    driver's connection, no round trip). Reads, the common case, pay no switch.
+    ``read_sessionmaker`` makes :class:`ReadSession` s on ``read_engine``; they refuse
+    writes (ADR-0042). SQLite never sends ``BEGIN`` before a read: one engine serves
+    both."""
 
     def __init__(self, settings: Settings) -> None:
-        self.engine = create_engine(settings)
+        if make_url(settings.database_url).get_backend_name() == "postgresql":
+            self.read_engine = create_engine(settings, autocommit=True)
+            self.engine = self.read_engine.execution_options(isolation_level=TRANSACTION_ISOLATION)
+        else:
+            self.engine = self.read_engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        reads = self.engine
-        if self.engine.dialect.name == "postgresql":
-            reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessionmaker = async_sessionmaker(
-            reads, expire_on_commit=False, sync_session_class=ReadSession
+            self.read_engine, expire_on_commit=False, sync_session_class=ReadSession
         )
 
     async def ping(self) -> None:
-        """Run ``SELECT 1``; raises on any failure."""
-        async with self.engine.connect() as conn:
+        """Run ``SELECT 1`` (one round trip); raises on any failure."""
+        async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        await self.read_engine.dispose()
 
 
 __all__ = [

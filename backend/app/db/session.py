@@ -73,13 +73,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield one session for the request; commit if the handler succeeded, else roll back.
-    A safe method's session is read-only (autocommit; nothing to commit)."""
+    A safe method's session is read-only (autocommit; it refuses writes, so there is
+    nothing to commit)."""
     database = get_database(request)
     read_only = request.method in SAFE_METHODS
     async with (database.read_sessionmaker if read_only else database.sessionmaker)() as session:
         try:
             yield session
-            await session.commit()
+            if not read_only:
+                await session.commit()
         except BaseException as exc:
             session.info.pop(_AFTER_COMMIT, None)
             if session.info.pop(_KEEP_ON_ERROR, False) and isinstance(exc, Exception):

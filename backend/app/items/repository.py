@@ -1,32 +1,59 @@
 """Database access for items. Every query is scoped to the caller here, in SQL: a row
 of another owner is never loaded, so it cannot leak by a forgotten check (ADR-0033).
-Routes never import this module (import-linter contract)."""
+The read queries are built once, with the caller and the page as bound parameters, and a
+page is read as rows, not ORM objects (ADR-0042). Routes never import this module
+(import-linter contract)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, Select, bindparam, func, select, update
 
 from app.db.repository import MAX_PAGE_SIZE, Repository
 from app.items.models import Item
 from app.users.models import User
 
+_ITEMS = Item.__table__
+#: One row of a page: read like an :class:`Item` (``row.name``), columns only.
+ItemRow = Row[Any]
+
 #: ``sort`` value -> ORDER BY; the id breaks ties so pages never overlap.
 ORDERS: dict[str, tuple[Any, ...]] = {
-    "created_at": (Item.created_at.asc(), Item.id.asc()),
-    "-created_at": (Item.created_at.desc(), Item.id.desc()),
-    "name": (Item.name.asc(), Item.id.asc()),
-    "-name": (Item.name.desc(), Item.id.desc()),
+    "created_at": (_ITEMS.c.created_at.asc(), _ITEMS.c.id.asc()),
+    "-created_at": (_ITEMS.c.created_at.desc(), _ITEMS.c.id.desc()),
+    "name": (_ITEMS.c.name.asc(), _ITEMS.c.id.asc()),
+    "-name": (_ITEMS.c.name.desc(), _ITEMS.c.id.desc()),
 }
 
 
-def visible_to(caller: User) -> list[ColumnElement[bool]]:
-    """The WHERE conditions that limit a query to the rows ``caller`` may see: their
-    own, or every row for a superuser."""
-    return [] if caller.is_superuser else [Item.owner_id == caller.id]
+def visible_to(everyone: bool) -> list[ColumnElement[bool]]:
+    """The WHERE conditions that limit a query to the rows its caller may see: every row
+    for a superuser (``everyone``), else the rows of the owner bound as ``owner`` (the
+    caller's id, :func:`as_caller`). Bound, so one statement serves every caller."""
+    return [] if everyone else [_ITEMS.c.owner_id == bindparam("owner")]
+
+
+def as_caller(user: User) -> dict[str, Any]:
+    """The parameters :func:`visible_to` binds, for ``user``."""
+    return {"owner": user.id}
+
+
+@cache
+def _one(everyone: bool) -> Select[Item]:
+    return select(Item).where(Item.id == bindparam("item_id"), *visible_to(everyone))
+
+
+@cache
+def _page(sort: str, everyone: bool) -> tuple[Select[Any], Select[Any]]:
+    """A page (``offset``, ``limit`` bound) and its count, built once per shape."""
+    conditions = visible_to(everyone)
+    page = select(_ITEMS).where(*conditions).order_by(*ORDERS[sort])
+    page = page.offset(bindparam("offset")).limit(bindparam("limit"))
+    return page, select(func.count()).select_from(_ITEMS).where(*conditions)
 
 
 class ItemRepository(Repository[Item]):
@@ -36,25 +63,23 @@ class ItemRepository(Repository[Item]):
 
     async def get_visible(self, caller: User, item_id: uuid.UUID) -> Item | None:
         """The item if it exists *and* ``caller`` may see it, else ``None``."""
-        statement = select(Item).where(Item.id == item_id, *visible_to(caller))
-        return cast(Item | None, await self.session.scalar(statement))
+        params = {**as_caller(caller), "item_id": item_id}
+        return cast(Item | None, await self.session.scalar(_one(caller.is_superuser), params))
 
     async def page(
         self, caller: User, *, offset: int, limit: int, name_contains: str | None, sort: str
-    ) -> tuple[Sequence[Item], int]:
+    ) -> tuple[Sequence[ItemRow], int]:
         """One page of the items ``caller`` may see, and their total; ``limit`` is capped
         at :data:`MAX_PAGE_SIZE` (SECURITY R2)."""
-        conditions = visible_to(caller)
+        page, count = _page(sort, caller.is_superuser)
         if name_contains:
-            needle = name_contains.lower()
-            conditions.append(func.lower(Item.name).contains(needle, autoescape=True))
-        query: Select[Item] = select(Item).where(*conditions)
+            match = func.lower(_ITEMS.c.name).contains(name_contains.lower(), autoescape=True)
+            page, count = page.where(match), count.where(match)
         limit = max(0, min(limit, MAX_PAGE_SIZE))
-        rows = await self.session.scalars(
-            query.order_by(*ORDERS[sort]).offset(max(0, offset)).limit(limit)
-        )
-        total = await self.session.scalar(select(func.count()).select_from(Item).where(*conditions))
-        return rows.all(), int(total or 0)
+        params = {**as_caller(caller), "offset": max(0, offset), "limit": limit}
+        rows = (await self.session.execute(page, params)).all()
+        total = await self.session.scalar(count, params)
+        return rows, int(total or 0)
 
     async def create(self, owner: User, *, name: str, description: str | None) -> Item:
         """Insert an item for ``owner``. Raises ``IntegrityError`` on a taken name."""

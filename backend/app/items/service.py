@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from app.db.repository import MAX_PAGE_SIZE
 from app.items.models import Item
-from app.items.repository import ItemRepository
+from app.items.repository import ItemRepository, ItemRow
 from app.users.models import User
 
 logger = logging.getLogger("app.items")
@@ -57,8 +57,9 @@ class ItemService:
 
     async def page(
         self, caller: User, *, offset: int, limit: int, name_contains: str | None, sort: str
-    ) -> tuple[Sequence[Item], int]:
-        """One page of the caller's items (every item for a superuser) and the total."""
+    ) -> tuple[Sequence[ItemRow], int]:
+        """One page of the caller's items (every item for a superuser) and the total, as
+        rows (columns only, ADR-0042)."""
         return await self.repo.page(
             caller, offset=offset, limit=limit, name_contains=name_contains, sort=sort
         )

@@ -26,7 +26,6 @@ from app.core.paths import API_V1_PREFIX
 from app.core.settings import SettingsDep
 from app.credentials.tokens import InvalidToken, decode_access_claims
 from app.db.base import utcnow
-from app.db.engine import is_read_only
 from app.db.session import SessionDep
 from app.sessions.models import LoginSession
 from app.users.models import User
@@ -97,10 +96,6 @@ async def get_principal(
             extra={"event": "auth.token", "outcome": "lookup_failed", "user_id": str(user_id)},
         )
         raise ServiceUnavailable("Authorization is temporarily unavailable.") from exc
-    if is_read_only(session):
-        # Nothing to commit: hand the connection back now, not after the rest of the
-        # request, so 64 connections share a pool of 20 without queueing (ADR-0042).
-        await session.close()
     if found is None:
         raise _reject("unknown_user", user_id=str(user_id), session_id=str(claims.session_id))
     user, login = found

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, and_, bindparam, func, inspect, select, true, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 
@@ -73,10 +74,17 @@ class UserRepository(Repository[User]):
         """The user and one of their sessions in **one** query (the principal's lookup,
         one round trip per request), or ``None`` when either is missing. A Core query
         and no ORM loading (ADR-0042). In a session that can write, both objects join it
-        as if loaded; a read-only request's session cannot write, so they stay detached
-        (every column is loaded: nothing to lazy-load)."""
+        as if loaded. A read-only request's session cannot write: the query runs on a
+        pooled connection of its own, handed back as soon as the row is read (the
+        session checks one out only if the handler queries too), and the objects stay
+        detached (every column is loaded: nothing to lazy-load)."""
         params = {"user_id": user_id, "session_id": session_id}
-        row = (await self.session.execute(_PRINCIPAL, params)).first()
+        bind = self.session.bind
+        if is_read_only(self.session) and isinstance(bind, AsyncEngine):
+            async with bind.connect() as connection:
+                row = (await connection.execute(_PRINCIPAL, params)).first()
+        else:
+            row = (await self.session.execute(_PRINCIPAL, params)).first()
         if row is None:
             return None
         split = len(_USER_KEYS)
