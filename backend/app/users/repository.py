@@ -79,8 +79,8 @@ class UserRepository(Repository[User]):
         session checks one out only if the handler queries too), and the objects stay
         detached (every column is loaded: nothing to lazy-load)."""
         params = {"user_id": user_id, "session_id": session_id}
-        bind = self.session.bind
-        if is_read_only(self.session) and isinstance(bind, AsyncEngine):
+        bind, read_only = self.session.bind, is_read_only(self.session)
+        if read_only and isinstance(bind, AsyncEngine):
             async with bind.connect() as connection:
                 row = (await connection.execute(_PRINCIPAL, params)).first()
         else:
@@ -90,7 +90,7 @@ class UserRepository(Repository[User]):
         split = len(_USER_KEYS)
         user = _persistent(User, _USER_KEYS, row[:split])
         login = _persistent(LoginSession, _SESSION_KEYS, row[split:])
-        if not is_read_only(self.session):
+        if not read_only:
             self.session.add_all((user, login))
         return user, login
 
