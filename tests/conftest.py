@@ -59,6 +59,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app",
     "tests.fixtures.auth",
+    "tests.support.schedule",  # longest test files first on the xdist workers (ADR-0043)
 ]
 
 

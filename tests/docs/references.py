@@ -15,6 +15,7 @@ links between site pages), and dotted names rooted at ``app`` or ``tests``.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import subprocess
@@ -42,8 +43,14 @@ def read_text(root: Path, rel: str) -> str | None:
         return None
 
 
-def python_prose(source: str) -> Iterator[tuple[int, str]]:
-    """``(line, text)`` of every docstring and comment of a Python module."""
+@functools.cache
+def python_prose(source: str) -> tuple[tuple[int, str], ...]:
+    """``(line, text)`` of every docstring and comment of a Python module. Cached: four
+    checks read the same modules, and tokenizing them is most of each check's time."""
+    return tuple(_python_prose(source))
+
+
+def _python_prose(source: str) -> Iterator[tuple[int, str]]:
     try:
         tree = ast.parse(source)
     except SyntaxError:

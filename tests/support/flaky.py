@@ -66,8 +66,8 @@ def pytest_command(count: int, extra: Sequence[str]) -> list[str]:
         sys.executable, "-m", "pytest",
         "-m", MARKERS,
         "--count", str(count),
-        # make test's coverage tracing (it slows the code under test), without the report
-        # and the coverage threshold, which only the whole suite can meet.
+        # Coverage tracing as `make coverage` and CI run it (it slows the code under test),
+        # without the report and the threshold, which only the whole suite can meet.
         "--cov", "--cov-report=", "--cov-fail-under=0",
         "-q", "-p", "no:cacheprovider",
         *extra,
