@@ -84,6 +84,8 @@ def test_a_scaffolded_domain_passes_lint_types_layers_drift_and_its_own_tests(
         f"tests/integration/test_{NAME}_api.py", f"tests/unit/test_{NAME}_service.py",
         "tests/integration/test_gadgets_api.py",
         "tests/integration/test_migrations.py", "tests/integration/test_auth_routes_protected.py",
-        "tests/docs",
+        # The docs checks, but not the browser's: it opens the built site, which the copy
+        # does not have, and a planted one, which the new domain cannot change.
+        "tests/docs", "--ignore", "tests/docs/test_browser.py",
         timeout=600,
     )  # fmt: skip
