@@ -4,10 +4,11 @@ pytest-xdist (``--dist loadfile --no-loadscope-reorder``) hands whole files to i
 workers in collection order, and a run lasts as long as its busiest worker. Its own
 order (most tests first) started the scaffold round trip, one test of 30 s, last: the
 other worker sat idle for its whole length. Here each worker collects the files ordered
-by the seconds each took the last time it ran (pytest's cache, ``suite/file-seconds``),
-longest first. A file with no time on record (a fresh clone, a new file) goes before
-those: files whose tests are all ``slow`` first, then by their share of ``slow`` tests,
-then by number of tests. Runs without workers keep the collection order.
+by the seconds each took the last time it ran (pytest's cache, ``suite/file-seconds``,
+read once by the controller), longest first. A file with no time on record (a fresh
+clone, a new file) goes before those: files whose tests are all ``slow`` first, then by
+their share of ``slow`` tests, then by number of tests. Runs without workers keep the
+collection order.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from xdist.workermanage import WorkerController
 
 CACHE_KEY = "suite/file-seconds"
 _IN_WORKER = "PYTEST_XDIST_WORKER"
@@ -42,12 +47,21 @@ def order_files(tests: Iterable[tuple[str, bool]], seconds: Mapping[str, float])
     return sorted(count, key=cost, reverse=True)  # stable: ties keep collection order
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: WorkerController) -> None:
+    """The controller reads the times once and hands each worker the same copy: workers
+    reading the file themselves could see two versions (another run ending meanwhile),
+    collect in two orders, and xdist would abort the run."""
+    cache = getattr(node.config, "cache", None)
+    node.workerinput[CACHE_KEY] = cache.get(CACHE_KEY, {}) if cache is not None else {}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    cache = getattr(config, "cache", None)
-    if _IN_WORKER not in os.environ or cache is None:
+    seconds = getattr(config, "workerinput", {}).get(CACHE_KEY)
+    if seconds is None:  # not an xdist worker: keep the collection order
         return
     tests = [(item.nodeid, item.get_closest_marker("slow") is not None) for item in items]
-    rank = {file: n for n, file in enumerate(order_files(tests, cache.get(CACHE_KEY, {})))}
+    rank = {file: n for n, file in enumerate(order_files(tests, seconds))}
     items.sort(key=lambda item: rank[file_of(item.nodeid)])
 
 
